@@ -1,0 +1,187 @@
+"""Time-varying arrivals and per-request attributes, drawn before the simulation runs.
+
+Arrivals of each community form a non-homogeneous Poisson process whose rate is
+piecewise constant per hour of the week (``requests_per_day x hour_profile x
+weekday_profile``).  It is generated exactly: the count over the horizon is Poisson with
+the integrated rate, and given the count the times are i.i.d. with density proportional to
+the rate, drawn by inverting the cumulative rate.
+
+``demand_multiplier`` m is realised as ``ceil(m)`` independent copies of the base process,
+the last one thinned to its fractional part.  Raising m therefore only *adds* requests and
+keeps every existing request (and its attributes) unchanged: demand comparisons are
+coupled as tightly as staffing comparisons.
+
+Everything random about a request (category, channel, complexity, every duration) is fixed
+here from its own named stream, so the model itself draws nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from sim.config import CHANNELS, Community, Scenario
+from sim.rng import Streams
+
+# Columns of the per-request uniform matrix; one stream per community and copy.
+U_CATEGORY, U_CHANNEL, U_COMPLEX, U_OUTSIDE, U_RESPOND, U_TRAVEL, U_WORK, U_PLAN, \
+    U_WAIT, U_CLOSE, U_TRANSFER = range(11)
+N_UNIFORMS = 11
+
+
+@dataclass
+class RequestTable:
+    """All requests of one replication, sorted by the time they reach the community."""
+
+    community: NDArray[np.int32]
+    category: NDArray[np.int32]
+    channel: NDArray[np.int32]
+    urgent: NDArray[np.bool_]
+    complex: NDArray[np.bool_]
+    outside: NDArray[np.bool_]
+    raised_min: NDArray[np.float64]
+    created_min: NDArray[np.float64]
+    stream_copy: NDArray[np.int32]
+    stream_index: NDArray[np.int32]
+    respond_dur: NDArray[np.float64]
+    travel_u: NDArray[np.float64]
+    travel_dur: NDArray[np.float64]
+    work_dur: NDArray[np.float64]
+    plan_dur: NDArray[np.float64]
+    wait_dur: NDArray[np.float64]
+    close_dur: NDArray[np.float64]
+
+    def __len__(self) -> int:
+        return len(self.created_min)
+
+
+def hourly_rate_per_min(
+    community: Community, start_offset_min: float, n_hours: int
+) -> NDArray[np.float64]:
+    """Base arrival rate (requests/min, without demand multiplier) for each simulated hour."""
+    base_per_day = (
+        community.households * community.requests_per_household_per_day
+        + community.firms * community.requests_per_firm_per_day
+    )
+    hours = np.array(community.hour_profile)
+    days = np.array(community.weekday_profile)
+    how = (int(start_offset_min // 60) + np.arange(n_hours)) % 168
+    return base_per_day / 1440.0 * hours[how % 24] * days[how // 24]
+
+
+def nhpp_times(
+    rng: np.random.Generator, rate_per_min: NDArray[np.float64], horizon_min: float
+) -> NDArray[np.float64]:
+    """Exact NHPP event times on [0, horizon) for a rate constant within each hour."""
+    n_hours = len(rate_per_min)
+    edges = np.minimum(np.arange(n_hours + 1) * 60.0, horizon_min)
+    cum = np.concatenate(([0.0], np.cumsum(rate_per_min * np.diff(edges))))
+    total = cum[-1]
+    n = rng.poisson(total) if total > 0 else 0
+    if n == 0:
+        return np.empty(0)
+    s = np.sort(rng.random(n)) * total
+    j = np.searchsorted(cum, s, side="right") - 1
+    j = np.clip(j, 0, n_hours - 1)
+    rate = rate_per_min[j]
+    return edges[j] + (s - cum[j]) / np.where(rate > 0, rate, np.inf)
+
+
+def generate(scenario: Scenario, communities: list[Community], streams: Streams) -> RequestTable:
+    """Draw every request of one replication (see module docstring)."""
+    run = scenario.run
+    horizon = run.horizon_min
+    n_hours = math.ceil(horizon / 60.0)
+    cat_names = list(scenario.categories)
+    parts: list[dict[str, NDArray[np.generic]]] = []
+    for ci, com in enumerate(communities):
+        base_rate = hourly_rate_per_min(com, run.start_offset_min, n_hours)
+        m = com.demand_multiplier
+        for k in range(math.ceil(m)):
+            t = nhpp_times(streams.get(f"arrivals/{com.name}/{k}"), base_rate, horizon)
+            u = streams.get(f"requests/{com.name}/{k}").random((len(t), N_UNIFORMS))
+            keep = np.ones(len(t), dtype=bool)
+            if m - k < 1.0:  # thin the last copy to the fractional part
+                keep = streams.get(f"thinning/{com.name}/{k}").random(len(t)) < (m - k)
+            idx = np.flatnonzero(keep)
+            parts.append(_attributes(scenario, com, ci, cat_names, t[idx], u[idx], k, idx))
+    table = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+    order = np.argsort(table["created_min"], kind="stable")
+    keep = table["created_min"][order] < horizon  # 12345 tickets may reach us after it
+    order = order[keep]
+    out = {key: v[order] for key, v in table.items()}
+    return RequestTable(**out)  # type: ignore[arg-type]
+
+
+def _attributes(
+    scenario: Scenario,
+    com: Community,
+    ci: int,
+    cat_names: list[str],
+    t: NDArray[np.float64],
+    u: NDArray[np.float64],
+    copy: int,
+    index: NDArray[np.intp],
+) -> dict[str, NDArray[np.generic]]:
+    n = len(t)
+    mix = np.array([com.category_mix.get(c, 0.0) for c in cat_names])
+    category = np.searchsorted(np.cumsum(mix) / mix.sum(), u[:, U_CATEGORY], side="right")
+    category = np.minimum(category, len(cat_names) - 1).astype(np.int32)
+    chan_mix = np.array([com.channel_mix.get(c, 0.0) for c in CHANNELS])
+    channel = np.searchsorted(np.cumsum(chan_mix) / chan_mix.sum(), u[:, U_CHANNEL], "right")
+    channel = np.minimum(channel, len(CHANNELS) - 1).astype(np.int32)
+
+    urgent = np.zeros(n, dtype=bool)
+    complex_ = np.zeros(n, dtype=bool)
+    outside = np.zeros(n, dtype=bool)
+    respond = np.zeros(n)
+    work = np.zeros(n)
+    plan = np.zeros(n)
+    wait = np.zeros(n)
+    close = np.zeros(n)
+    for k in np.unique(category):
+        cat = scenario.categories[cat_names[k]]
+        m = category == k
+        uk = u[m]
+        urgent[m] = cat.priority == "urgent"
+        cx = uk[:, U_COMPLEX] < min(1.0, cat.complex_prob * com.complex_prob_multiplier)
+        complex_[m] = cx
+        respond[m] = cat.respond_time.ppf(uk[:, U_RESPOND])
+        if cat.onsite_by:
+            assert cat.work_time is not None and cat.assess is not None
+            work[m] = np.where(
+                cx, cat.assess.ppf(uk[:, U_WORK]), cat.work_time.ppf(uk[:, U_WORK])
+            )
+        if cat.plan_time is not None:
+            plan[m] = cat.plan_time.ppf(uk[:, U_PLAN])
+        close[m] = cat.close_time.ppf(uk[:, U_CLOSE])
+        if cat.outside_party is not None:
+            outside[m] = uk[:, U_OUTSIDE] < cat.outside_party.prob
+            wait[m] = cat.outside_party.wait.ppf(uk[:, U_WAIT])
+    transfer = np.zeros(n)
+    for j, ch in enumerate(CHANNELS):
+        m = channel == j
+        if m.any():
+            transfer[m] = scenario.channels[ch].transfer_delay.ppf(u[m, U_TRANSFER])  # type: ignore[index]
+    return {
+        "community": np.full(n, ci, dtype=np.int32),
+        "category": category,
+        "channel": channel,
+        "urgent": urgent,
+        "complex": complex_,
+        "outside": outside,
+        "raised_min": t,
+        "created_min": t + transfer,
+        "stream_copy": np.full(n, copy, dtype=np.int32),
+        "stream_index": index.astype(np.int32),
+        "respond_dur": respond,
+        "travel_u": u[:, U_TRAVEL].copy(),
+        "travel_dur": com.travel_time.ppf(u[:, U_TRAVEL]),
+        "work_dur": work,
+        "plan_dur": plan,
+        "wait_dur": wait,
+        "close_dur": close,
+    }

@@ -1,0 +1,329 @@
+"""The life of a request: respond -> (travel) on site -> finish, or -> plan -> finish.
+
+Stages and the moments recorded (minutes since the start of the run):
+
+* **respond** -- a person of a ``respond_by`` kind takes the request: ``responded_min``
+  (plus an on-call person's call-out delay).  The person is busy for the desk handling time.
+* **on site** -- a person of an ``onsite_by`` kind is dispatched when the desk is done,
+  travels, and arrives: ``onsite_min``.  They stay for the work (routine) or the
+  assessment (complex).  A routine request is then ``finished_min``, unless it waits on
+  an outside party first (which occupies no staff).
+* **plan** -- a complex request goes to a ``plan_by`` person, who coordinates and writes
+  the plan: ``plan_min``.  It is closed ``close_time`` later (by contractors or the outside
+  party; no community staff time), giving ``finished_min``.
+
+The engine is written as callbacks on SimPy events rather than one generator process per
+request: a request costs three to four scheduled events and no process start-up, which
+is what makes a zone-year fit the time budget (see ``benchmarks/``).  All randomness was
+drawn beforehand (:mod:`sim.arrivals`); this module draws nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import simpy
+from simpy.events import Timeout
+
+from sim.arrivals import RequestTable
+from sim.staff import Pool
+
+RESPOND, ONSITE, PLAN = 0, 1, 2
+STAGES = ("respond", "onsite", "plan")
+NAN = math.nan
+
+
+class Wait:
+    """A request waiting for one stage, possibly queued at several tiers at once."""
+
+    __slots__ = ("rid", "stage", "active", "prio", "pools", "tiers", "next_tier")
+
+    def __init__(self, rid: int, stage: int, prio: int, tiers: list[Pool]) -> None:
+        self.rid = rid
+        self.stage = stage
+        self.active = True
+        self.prio = prio
+        self.pools: list[Pool] = []
+        self.tiers = tiers
+        self.next_tier = 1
+
+    def enqueue(self, pool: Pool, first: bool = False) -> None:
+        if pool not in self.pools:
+            self.pools.append(pool)
+            pool.waiting += 1
+            pool._log()
+        pool.push(self.prio, self, first)
+
+    def taken(self) -> None:
+        """Someone took the request: it leaves every queue it was in."""
+        self.active = False
+        for p in self.pools:
+            p.waiting -= 1
+            p._log()
+
+
+class Engine:
+    """Runs the requests of one replication through the staff pools.
+
+    Parameters
+    ----------
+    env:
+        The SimPy environment.
+    req:
+        The pre-drawn requests, sorted by arrival.
+    routes:
+        ``routes[stage][r]`` is the list of pools (tier order) for request ``r``'s stage, or
+        an empty list when the stage does not apply to its category.
+    deadlines:
+        ``deadlines[stage][r]``: absolute minute at which the stage target is breached
+        (``inf`` when no rule measures it); used for escalation only.
+    travel_override:
+        For pools with their own travel time: pool index -> travel per request.
+    """
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        req: RequestTable,
+        routes: list[list[list[Pool]]],
+        deadlines: list[list[float]] | None,
+        travel_override: dict[int, list[float]],
+        horizon_min: float,
+        raise_priority: bool,
+        handoff: bool,
+    ) -> None:
+        n = len(req)
+        self.env = env
+        self.n = n
+        self.horizon = horizon_min
+        self.routes = routes
+        self.deadlines = deadlines
+        self.raise_priority = raise_priority
+        self.handoff = handoff
+        self.travel_override = travel_override
+        # inputs, as Python lists for fast scalar access
+        self.created = req.created_min.tolist()
+        self.urgent = req.urgent.tolist()
+        self.complex = req.complex.tolist()
+        self.outside = req.outside.tolist()
+        self.respond_dur = req.respond_dur.tolist()
+        self.travel_dur = req.travel_dur.tolist()
+        self.work_dur = req.work_dur.tolist()
+        self.plan_dur = req.plan_dur.tolist()
+        self.wait_dur = req.wait_dur.tolist()
+        self.close_dur = req.close_dur.tolist()
+        # outputs
+        self.responded = [NAN] * n
+        self.onsite = [NAN] * n
+        self.plan = [NAN] * n
+        self.finished = [NAN] * n
+        self.served_by = [[-1] * n, [-1] * n, [-1] * n]
+        self.escalated = [0] * n
+        # preemptive-resume bookkeeping: (rid, stage) -> (remaining work, milestone offset)
+        self.remaining: dict[tuple[int, int], tuple[float, float]] = {}
+        self.cancelled: set[Timeout] = set()
+        self._done: tuple[Callable[[Any], None], ...] = (
+            self._respond_done, self._onsite_done, self._plan_done,
+        )
+        self._next_arrival = 0
+
+    # -- arrivals -----------------------------------------------------------------------
+    def start(self) -> None:
+        """Schedule the first arrival; the rest chain from it."""
+        if self.n:
+            Timeout(self.env, self.created[0]).callbacks.append(self._arrive)
+
+    def _arrive(self, _ev: Any) -> None:
+        i = self._next_arrival
+        self._next_arrival = i + 1
+        if i + 1 < self.n:
+            delay = self.created[i + 1] - self.env.now
+            Timeout(self.env, delay if delay > 0 else 0.0).callbacks.append(self._arrive)
+        self._wait(i, RESPOND)
+
+    # -- waiting and starting ------------------------------------------------------------
+    def _wait(self, rid: int, stage: int) -> None:
+        tiers = self.routes[stage][rid]
+        first = tiers[0]
+        prio = 0 if self.urgent[rid] or self.escalated[rid] else 1
+        w = Wait(rid, stage, prio, tiers)
+        if first.busy < first.capacity:
+            w.active = False
+            first.busy += 1
+            first._log()
+            self.start_job(first, w)
+            return
+        if prio == 0 and first.running is not None and self._preempt(first, w):
+            return
+        w.enqueue(first)
+        env = self.env
+        if len(tiers) > 1:
+            Timeout(env, tiers[1].spec.borrow_after_min, w).callbacks.append(self._borrow)
+        if self.deadlines is not None:
+            due = self.deadlines[stage][rid] - env.now
+            if due < math.inf:
+                Timeout(env, due if due > 0 else 0.0, w).callbacks.append(self._escalate)
+
+    def _offer(self, w: Wait, pool: Pool) -> None:
+        """Offer an already waiting request to one more tier."""
+        if pool.busy < pool.capacity:
+            w.taken()
+            pool.busy += 1
+            pool._log()
+            self.start_job(pool, w)
+        else:
+            w.enqueue(pool)
+
+    def _borrow(self, ev: Any) -> None:
+        w: Wait = ev._value
+        if not w.active or w.next_tier >= len(w.tiers):
+            return
+        pool = w.tiers[w.next_tier]
+        w.next_tier += 1
+        self._offer(w, pool)
+        if w.active and w.next_tier < len(w.tiers):
+            nxt = w.tiers[w.next_tier]
+            delay = max(0.0, nxt.spec.borrow_after_min - pool.spec.borrow_after_min)
+            Timeout(self.env, delay, w).callbacks.append(self._borrow)
+
+    def _escalate(self, ev: Any) -> None:
+        w: Wait = ev._value
+        if not w.active:
+            return
+        self.escalated[w.rid] |= 1 << w.stage
+        if self.raise_priority and w.prio > 0:
+            w.prio = 0
+            for p in w.pools:
+                p.push(0, w)
+        if self.handoff:
+            while w.active and w.next_tier < len(w.tiers):
+                pool = w.tiers[w.next_tier]
+                w.next_tier += 1
+                self._offer(w, pool)
+
+    def start_job(self, pool: Pool, w: Wait) -> None:
+        """``pool`` has assigned a person to ``w``: record the milestone, schedule the end."""
+        rid = w.rid
+        stage = w.stage
+        now = self.env.now
+        c = pool.callout
+        self.served_by[stage][rid] = pool.index
+        resumed = self.remaining.pop((rid, stage), None) if self.remaining else None
+        if resumed is not None:
+            dur, offset = resumed
+            if offset > 0:  # was preempted before reaching the milestone
+                (self.responded if stage == RESPOND else self.onsite)[rid] = now + c + offset
+            dur += c
+        elif stage == RESPOND:
+            self.responded[rid] = now + c
+            dur = c + self.respond_dur[rid]
+        elif stage == ONSITE:
+            over = self.travel_override.get(pool.index) if self.travel_override else None
+            travel = over[rid] if over is not None else self.travel_dur[rid]
+            self.onsite[rid] = now + c + travel
+            dur = c + travel + self.work_dur[rid]
+        else:
+            dur = c + self.plan_dur[rid]
+        ev = Timeout(self.env, dur, rid)
+        ev.callbacks.append(self._done[stage])
+        if pool.running is not None:
+            pool.running[rid] = (ev, stage, now, now + dur, w)
+
+    # -- preemption (optional, per pool) ----------------------------------------------------
+    def _preempt(self, pool: Pool, w: Wait) -> bool:
+        """Interrupt the most recently started normal-priority job, if any, for ``w``."""
+        assert pool.running is not None
+        victims = [(v[2], r) for r, v in pool.running.items() if v[4].prio > 0]
+        if not victims:
+            return False
+        _, vrid = max(victims)
+        ev, vstage, _start, end, vw = pool.running.pop(vrid)
+        self.cancelled.add(ev)
+        now = self.env.now
+        milestone = (self.responded if vstage == RESPOND else self.onsite)[vrid]
+        offset = 0.0
+        if vstage != PLAN and milestone > now:
+            offset = milestone - now
+            (self.responded if vstage == RESPOND else self.onsite)[vrid] = NAN
+        self.remaining[(vrid, vstage)] = (end - now, offset)
+        again = Wait(vrid, vstage, vw.prio, vw.tiers)
+        again.next_tier = len(vw.tiers)  # stays with this pool
+        again.enqueue(pool, first=True)
+        self.start_job(pool, w)
+        return True
+
+    def _finish_job(self, ev: Any, stage: int) -> tuple[int, Pool] | None:
+        if self.cancelled and ev in self.cancelled:
+            self.cancelled.discard(ev)
+            return None
+        rid: int = ev._value
+        pool = self.pools[self.served_by[stage][rid]]
+        if pool.running is not None:
+            pool.running.pop(rid, None)
+        pool.release()
+        return rid, pool
+
+    # -- stage ends ------------------------------------------------------------------------
+    def _respond_done(self, ev: Any) -> None:
+        got = self._finish_job(ev, RESPOND)
+        if got is None:
+            return
+        rid = got[0]
+        if self.routes[ONSITE][rid]:
+            self._wait(rid, ONSITE)
+        else:
+            self._after_site(rid)
+
+    def _onsite_done(self, ev: Any) -> None:
+        got = self._finish_job(ev, ONSITE)
+        if got is None:
+            return
+        rid = got[0]
+        if self.outside[rid]:
+            if self.complex[rid]:
+                Timeout(self.env, self.wait_dur[rid], rid).callbacks.append(self._outside_done)
+            else:
+                self._close(rid, self.env.now + self.wait_dur[rid])
+        else:
+            self._after_site(rid)
+
+    def _outside_done(self, ev: Any) -> None:
+        self._wait(ev._value, PLAN)
+
+    def _after_site(self, rid: int) -> None:
+        if self.complex[rid]:
+            self._wait(rid, PLAN)
+        else:
+            self.finished[rid] = self.env.now
+
+    def _plan_done(self, ev: Any) -> None:
+        got = self._finish_job(ev, PLAN)
+        if got is None:
+            return
+        rid = got[0]
+        now = self.env.now
+        self.plan[rid] = now
+        self._close(rid, now + self.close_dur[rid])
+
+    def _close(self, rid: int, at: float) -> None:
+        # work that needs no community staff: known now, recorded only if inside the run
+        if at <= self.horizon:
+            self.finished[rid] = at
+
+    pools: list[Pool]
+
+    def outputs(self) -> dict[str, np.ndarray]:
+        """The recorded milestones and serving pools as arrays."""
+        return {
+            "responded_min": np.array(self.responded),
+            "onsite_min": np.array(self.onsite),
+            "plan_min": np.array(self.plan),
+            "finished_min": np.array(self.finished),
+            "respond_pool": np.array(self.served_by[RESPOND], dtype=np.int32),
+            "onsite_pool": np.array(self.served_by[ONSITE], dtype=np.int32),
+            "plan_pool": np.array(self.served_by[PLAN], dtype=np.int32),
+            "escalated": np.array(self.escalated, dtype=np.int8),
+        }

@@ -1,0 +1,187 @@
+"""Per-request records and pool level logs -> tidy DataFrames.
+
+The model writes into preallocated arrays; everything here runs once per replication,
+vectorised, after the simulation has finished.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from sim.arrivals import RequestTable
+from sim.config import CHANNELS, WEEKDAYS, Community, Scenario
+from sim.staff import Pool, weekly_cost
+
+REQUEST_COLUMNS = (
+    "replication", "community", "community_type", "street", "category", "channel",
+    "priority", "complex", "outside_wait", "raised_min", "created_min", "responded_min",
+    "onsite_min", "plan_min", "finished_min", "hour", "weekday", "respond_pool",
+    "onsite_pool", "plan_pool", "escalated", "stream_copy", "stream_index",
+)
+"""Columns of :attr:`SimulationResult.requests`, in order."""
+
+
+@dataclass
+class SimulationResult:
+    """Everything one replication produced.
+
+    Attributes
+    ----------
+    requests:
+        One row per request that reached a community before the horizon, open ones
+        included (their unreached stage times are NaN).  Times are minutes since the start
+        of the run; ``hour``/``weekday`` are those of ``created_min``; ``escalated`` is a
+        bit mask (1 respond, 2 on site, 4 plan) of stages escalated after a breach.
+    pools:
+        One row per run-time staff pool: kind, scope, weekly cost, overtime.
+    load:
+        Per pool and hour of day, after warm-up: minutes busy, on duty and of queue
+        (time-integrals), and minutes observed.
+    backlog:
+        Per staff kind and simulated hour: mean number waiting, busy and on duty.
+    """
+
+    scenario: Scenario
+    seed: int
+    replication: int
+    requests: pd.DataFrame
+    pools: pd.DataFrame
+    load: pd.DataFrame
+    backlog: pd.DataFrame
+
+
+def _cat(codes: NDArray[np.integer], names: list[str]) -> pd.Categorical:
+    return pd.Categorical.from_codes(np.asarray(codes, dtype=np.int64), categories=names)
+
+
+def requests_frame(
+    scenario: Scenario,
+    replication: int,
+    communities: list[Community],
+    req: RequestTable,
+    out: dict[str, NDArray[np.generic]],
+    pool_names: list[str],
+) -> pd.DataFrame:
+    """The per-request table (see :data:`REQUEST_COLUMNS`)."""
+    n = len(req)
+    offset_h = scenario.run.start_offset_min / 60.0
+    abs_hour = np.floor(req.created_min / 60.0 + offset_h).astype(np.int64)
+    com_names = [c.name for c in communities]
+    types = np.array([c.type for c in communities])
+    streets = np.array([c.street for c in communities])
+    type_names = list(dict.fromkeys(types))
+    street_names = list(dict.fromkeys(streets))
+    type_codes = np.array([type_names.index(t) for t in types])
+    street_codes = np.array([street_names.index(s) for s in streets])
+    cat_names = list(scenario.categories)
+    urgent_names = ["normal", "urgent"]
+    df = pd.DataFrame(
+        {
+            "replication": np.full(n, replication, dtype=np.int32),
+            "community": _cat(req.community, com_names),
+            "community_type": _cat(type_codes[req.community], type_names),
+            "street": _cat(street_codes[req.community], street_names),
+            "category": _cat(req.category, cat_names),
+            "channel": _cat(req.channel, list(CHANNELS)),
+            "priority": _cat(req.urgent.astype(np.int64), urgent_names),
+            "complex": req.complex,
+            "outside_wait": req.outside,
+            "raised_min": req.raised_min,
+            "created_min": req.created_min,
+            "responded_min": out["responded_min"],
+            "onsite_min": out["onsite_min"],
+            "plan_min": out["plan_min"],
+            "finished_min": out["finished_min"],
+            "hour": (abs_hour % 24).astype(np.int8),
+            "weekday": _cat((abs_hour // 24) % 7, list(WEEKDAYS)),
+            "respond_pool": _cat(out["respond_pool"], pool_names),
+            "onsite_pool": _cat(out["onsite_pool"], pool_names),
+            "plan_pool": _cat(out["plan_pool"], pool_names),
+            "escalated": out["escalated"],
+            "stream_copy": req.stream_copy,
+            "stream_index": req.stream_index,
+        }
+    )
+    return df[list(REQUEST_COLUMNS)]
+
+
+def _areas(t: NDArray[np.float64], level: NDArray[np.float64], edges: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Integral of a step function (``level[i]`` from ``t[i]`` on) between ``edges``."""
+    dt = np.diff(np.append(t, edges[-1]))
+    cum = np.concatenate(([0.0], np.cumsum(level * dt)))
+    k = np.searchsorted(t, edges, side="right") - 1
+    return np.diff(cum[k] + level[k] * (edges - t[k]))
+
+
+def load_frames(scenario: Scenario, pools: list[Pool]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Time-weighted load per pool x hour of day, and per kind x simulated hour."""
+    run = scenario.run
+    horizon = run.horizon_min
+    n_hours = int(np.ceil(horizon / 60.0))
+    edges = np.minimum(np.arange(n_hours + 1) * 60.0, horizon)
+    hod = ((run.start_offset_min // 60 + np.arange(n_hours)) % 24).astype(np.int64)
+    after = edges[:-1] >= run.warmup_min
+    width = np.diff(edges)
+    rows = []
+    kinds: dict[str, NDArray[np.float64]] = {}
+    for p in pools:
+        log = np.frombuffer(p.log, dtype=np.float64).reshape(-1, 4)
+        t, busy, waiting, cap = log[:, 0], log[:, 1], log[:, 2], log[:, 3]
+        per_hour = np.stack([
+            _areas(t, busy, edges),
+            _areas(t, np.maximum(cap, busy), edges),
+            _areas(t, waiting, edges),
+        ])
+        acc = kinds.setdefault(p.kind, np.zeros((3, n_hours)))
+        acc += per_hour
+        for metric_i, metric in enumerate(("busy_min", "on_duty_min", "queue_min")):
+            sums = np.bincount(hod[after], weights=per_hour[metric_i][after], minlength=24)
+            if metric_i == 0:
+                observed = np.bincount(hod[after], weights=width[after], minlength=24)
+                block = {"pool": p.name, "kind": p.kind, "scope": p.scope,
+                         "hour": np.arange(24), "observed_min": observed}
+            block[metric] = sums
+        rows.append(pd.DataFrame(block))
+    load = pd.concat(rows, ignore_index=True)
+    backlog = pd.concat(
+        [
+            pd.DataFrame({
+                "kind": k, "hour_index": np.arange(n_hours), "start_min": edges[:-1],
+                "busy": v[0] / width, "on_duty": v[1] / width, "waiting": v[2] / width,
+            })
+            for k, v in kinds.items()
+        ],
+        ignore_index=True,
+    )
+    return load, backlog
+
+
+def build_result(
+    scenario: Scenario,
+    seed: int,
+    replication: int,
+    communities: list[Community],
+    req: RequestTable,
+    out: dict[str, NDArray[np.generic]],
+    pools: list[Pool],
+) -> SimulationResult:
+    """Assemble a :class:`SimulationResult` from the engine's arrays and pool logs."""
+    names = [p.name for p in pools]
+    requests = requests_frame(scenario, replication, communities, req, out, names)
+    load, backlog = load_frames(scenario, pools)
+    pool_df = pd.DataFrame({
+        "pool": names,
+        "spec": [p.spec.name for p in pools],
+        "kind": [p.kind for p in pools],
+        "scope": [p.scope for p in pools],
+        "weekly_cost": [weekly_cost(p.spec) for p in pools],
+        "overtime_min": [p.overtime_min for p in pools],
+        "overtime_jobs": [p.overtime_jobs for p in pools],
+    })
+    for df in (load, backlog, pool_df):
+        df.insert(0, "replication", replication)
+    return SimulationResult(scenario, seed, replication, requests, pool_df, load, backlog)

@@ -518,9 +518,16 @@ def _loc(loc: tuple[int | str, ...]) -> str:
 
 def format_validation_error(source: str, err: ValidationError) -> str:
     """One line per problem: ``source: field.path: message``."""
+    errors = err.errors()
+    # A community whose type is wrong got no preset, so every preset field is "missing":
+    # report the type alone.
+    bad_type = {e["loc"][:-1] for e in errors if e["loc"][-1:] == ("type",)}
     lines = []
-    for e in err.errors():
-        # drop the discriminator tag pydantic adds for tagged unions (e.g. "lognormal")
+    for e in errors:
+        if e["type"] == "missing" and e["loc"][:-1] in bad_type:
+            continue
+        # drop the tag pydantic adds for tagged unions (e.g. "lognormal") and
+        # for the key of a dict entry ("[key]")
         loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and p.endswith("]")))
         msg = e["msg"].removeprefix("Value error, ")
         lines.append(f"{source}: {_loc(loc)}: {msg}")

@@ -14,8 +14,6 @@ Outcome of one stage of one request under one rule:
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
@@ -157,31 +155,3 @@ def stage_times(requests: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {s: requests[c] - created for s, c in STAGE_COLUMNS.items()}, index=requests.index
     )
-
-
-def erlang_c(servers: int, offered_load: float) -> float:
-    """Erlang C: probability an arrival waits in an M/M/c queue (offered load a = lambda/mu)."""
-    c, a = servers, offered_load
-    if a >= c:
-        return 1.0
-    term = 1.0
-    total = 1.0
-    for k in range(1, c):
-        term *= a / k
-        total += term
-    last = term * a / c * c / (c - a)
-    return last / (total + last)
-
-
-def mmc_wait_cdf(t: float, servers: int, arrival_rate: float, mean_service: float) -> float:
-    """P(W <= t) for the waiting time of an M/M/c queue (same time unit throughout)."""
-    mu = 1.0 / mean_service
-    pw = erlang_c(servers, arrival_rate / mu)
-    return 1.0 - pw * math.exp(-(servers * mu - arrival_rate) * t)
-
-
-def mmc_mean_wait(servers: int, arrival_rate: float, mean_service: float) -> float:
-    """Mean waiting time in queue of an M/M/c queue."""
-    mu = 1.0 / mean_service
-    pw = erlang_c(servers, arrival_rate / mu)
-    return pw / (servers * mu - arrival_rate)

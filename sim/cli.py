@@ -1,0 +1,166 @@
+"""Command line: ``sim run``, ``sim validate``, ``sim schema``.
+
+Thin by design: it parses arguments, calls the public API and prints.  Errors in input
+files are reported as one message naming the file, the field and the problem (exit code
+2), never as a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from sim.config import Scenario, ScenarioError, load_scenario
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Simulate community service requests under the 2341 rule "
+    "(respond 20 min, on site 30 min, finish 4 h, plan 1 day).",
+)
+out = Console()
+err = Console(stderr=True)
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _load(path: Path) -> Scenario:
+    try:
+        return load_scenario(path)
+    except ScenarioError as e:
+        raise _fail(str(e)) from None
+
+
+@app.command()
+def validate(scenario: Annotated[Path, typer.Argument(help="scenario YAML file")]) -> None:
+    """Check a scenario file without running it."""
+    sc = _load(scenario)
+    n = sum(c.count for c in sc.communities)
+    out.print(
+        f"{scenario}: ok — {n} communities, {len(sc.staff)} staff pools, "
+        f"{len(sc.used_categories())} categories, {len(sc.sla)} SLA rule(s)"
+    )
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of scenario files (for editor autocompletion)."""
+    sys.stdout.write(json.dumps(Scenario.model_json_schema(), indent=2, ensure_ascii=False) + "\n")
+
+
+@app.command()
+def run(
+    scenario: Annotated[Path, typer.Argument(help="scenario YAML file")],
+    outdir: Annotated[Path, typer.Option("-o", "--outdir", help="output folder")],
+    replications: Annotated[int | None, typer.Option("--replications", "-n", min=1,
+                                                     help="default: the scenario's")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", min=0, help="default: the scenario's")] = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1,
+                                      help="parallel processes; results do not depend on it")] = 1,
+    by: Annotated[str, typer.Option(help="breakdown shown in the terminal summary")] = "community_type",
+) -> None:
+    """Run replications of a scenario and write the results to OUTDIR."""
+    from sim import __version__
+    from sim.experiment import ExperimentResult, run_replications
+    from sim.io import (
+        atomic_write_text,
+        load_replications,
+        resolved_yaml,
+        save_replication,
+        write_outputs,
+    )
+    from sim.report import summary_frame
+
+    sc = _load(scenario)
+    n = sc.run.replications if replications is None else replications
+    s = sc.run.seed if seed is None else seed
+    if by not in ("community_type", "community", "category", "channel", "priority", "hour",
+                  "weekday", "street"):
+        raise _fail(f"--by: unknown breakdown {by!r}")
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise _fail(f"{outdir}: cannot create the output folder ({e.strerror})") from None
+    if (outdir / "replications").exists():
+        raise _fail(f"{outdir}: already holds a run; choose another --outdir or delete it")
+    atomic_write_text(outdir / "scenario.resolved.yaml", resolved_yaml(sc, s, n, str(scenario)))
+    manifest = {"sim_version": __version__, "scenario": str(scenario), "seed": s,
+                "replications_requested": n, "jobs_do_not_change_results": True}
+
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                        MofNCompleteColumn(), TimeElapsedColumn(), console=err,
+                        transient=False, disable=not err.is_terminal and "CI" in os.environ)
+    interrupted = False
+    with progress:
+        task = progress.add_task(f"{sc.name}: replications", total=n)
+
+        def saved(res) -> None:  # type: ignore[no-untyped-def]
+            save_replication(outdir, res)
+            progress.advance(task)
+
+        try:
+            results = run_replications(sc, range(n), s, jobs, on_result=saved)
+            exp = ExperimentResult.from_results(sc, s, results)
+        except KeyboardInterrupt:
+            interrupted = True
+    if interrupted:
+        try:
+            exp = load_replications(outdir, sc, s)
+        except FileNotFoundError:
+            raise _fail("interrupted before any replication finished; nothing to keep",
+                        130) from None
+        err.print(f"[yellow]interrupted:[/] {exp.replications} of {n} replications finished; "
+                  f"tables below and in {outdir} cover those only")
+    manifest["replications_finished"] = exp.replications
+    write_outputs(outdir, exp, manifest)
+    _print_summary(exp, by, outdir)
+    if interrupted:
+        raise typer.Exit(130)
+
+
+def _print_summary(exp, by: str, outdir: Path) -> None:  # type: ignore[no-untyped-def]
+    from sim.report import summary_frame
+
+    rule = exp.scenario.sla[0]
+    wide = summary_frame(exp, by)
+    table = Table(title=f"{exp.scenario.name}: share meeting rule {rule.name!r} "
+                        f"(mean ±95% CI half-width, {exp.replications} replications)")
+    table.add_column(by, no_wrap=True)
+    for c in wide.columns:
+        table.add_column(c, justify="right", no_wrap=True)
+    for group, row in wide.iterrows():
+        table.add_row(str(group), *row.tolist())
+    out.print(table)
+    cens = exp.censored()
+    n_req = len(exp.measured)
+    out.print(f"{n_req} requests measured after warm-up; {cens['open_requests']} still open at "
+              f"the horizon ({cens['unknown_outcomes']} with outcome unknown, excluded).")
+    util = exp.utilisation()
+    util = util[util["hour"] == "all"].groupby("kind")[["utilisation", "queue_length"]].mean()
+    parts = [f"{k} {100 * r.utilisation:.0f}% busy" for k, r in util.iterrows()]
+    out.print("Staff load (mean over pools): " + ", ".join(parts))
+    out.print(f"Outputs in {outdir}/")
+
+
+def main() -> None:
+    """Console entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:  # pragma: no cover - interactive
+        err.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

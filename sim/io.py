@@ -1,0 +1,137 @@
+"""Run directories: atomic writes, per-replication parts, final tables.
+
+A run directory holds, as soon as each replication finishes,
+``replications/rep-NNNN/{requests,pools,load,backlog}.parquet`` (written to a temporary
+folder and renamed, so a part is either complete or absent), and at the end the combined
+outputs listed in the README.  An interrupted run therefore keeps every replication it
+finished, and the final tables can be rebuilt from the parts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from sim.config import Scenario, resolved_dict
+from sim.experiment import ExperimentResult
+from sim.records import SimulationResult
+
+PART_FRAMES = ("requests", "pools", "load", "backlog")
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so readers see the old file or the new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_frame(path: Path, df: pd.DataFrame) -> None:
+    """Write a DataFrame as Parquet (``.parquet``) or CSV (anything else), atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        if path.suffix == ".parquet":
+            df.to_parquet(tmp, index=False)
+        else:
+            df.to_csv(tmp, index=False, float_format="%.6g")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def resolved_yaml(scenario: Scenario, seed: int, replications: int, source: str) -> str:
+    """The scenario with defaults filled in, seed and replications set: rerunnable as is."""
+    from sim import __version__
+
+    data = resolved_dict(scenario)
+    data["run"]["seed"] = seed
+    data["run"]["replications"] = replications
+    header = (
+        f"# Resolved scenario written by sim {__version__} from {source}.\n"
+        f"# Every default is filled in; `sim run` on this file reproduces the run.\n"
+    )
+    return header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+
+
+def save_replication(outdir: Path, result: SimulationResult) -> None:
+    """Persist one replication's frames as a complete part (atomic directory rename)."""
+    parts = outdir / "replications"
+    parts.mkdir(parents=True, exist_ok=True)
+    final = parts / f"rep-{result.replication:04d}"
+    tmp = Path(tempfile.mkdtemp(dir=parts, prefix=".tmp-"))
+    try:
+        for name in PART_FRAMES:
+            getattr(result, name).to_parquet(tmp / f"{name}.parquet", index=False)
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def finished_replications(outdir: Path) -> list[int]:
+    """Indices of the replications whose parts are complete in ``outdir``."""
+    parts = outdir / "replications"
+    if not parts.is_dir():
+        return []
+    return sorted(int(p.name[4:]) for p in parts.glob("rep-*") if p.is_dir())
+
+
+def load_replications(outdir: Path, scenario: Scenario, seed: int) -> ExperimentResult:
+    """Rebuild an :class:`ExperimentResult` from the parts saved in ``outdir``."""
+    reps = finished_replications(outdir)
+    if not reps:
+        raise FileNotFoundError(f"{outdir}: no finished replications")
+    frames: dict[str, list[pd.DataFrame]] = {name: [] for name in PART_FRAMES}
+    for r in reps:
+        for name in PART_FRAMES:
+            frames[name].append(pd.read_parquet(outdir / "replications" / f"rep-{r:04d}" / f"{name}.parquet"))
+    return ExperimentResult(
+        scenario, seed, *(pd.concat(frames[n], ignore_index=True) for n in PART_FRAMES)
+    )
+
+
+def write_outputs(outdir: Path, exp: ExperimentResult, manifest: dict[str, Any]) -> list[Path]:
+    """Write the combined tables of a run; returns the files written."""
+    files = {
+        "requests.parquet": exp.requests,
+        "compliance.csv": exp.compliance_tables(),
+        "percentiles.csv": exp.stage_percentiles(None).assign(by="all").pipe(
+            lambda d: pd.concat([d, exp.stage_percentiles("community_type")], ignore_index=True)
+        ),
+        "utilisation.csv": exp.utilisation(),
+        "pools.csv": exp.pools,
+        "backlog.parquet": exp.backlog,
+    }
+    written = []
+    for name, df in files.items():
+        atomic_write_frame(outdir / name, df)
+        written.append(outdir / name)
+    atomic_write_text(outdir / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    written.append(outdir / "manifest.json")
+    return written

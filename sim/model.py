@@ -158,9 +158,22 @@ def simulate(
         horizon); ``.pool_log`` and ``.pools`` describe staff load.
     """
     seed = scenario.run.seed if seed is None else seed
-    streams = Streams(seed, replication)
     communities = list(scenario.expanded_communities())
-    req = generate(scenario, communities, streams)
+    req = generate(scenario, communities, Streams(seed, replication))
+    return run_requests(scenario, communities, req, seed, replication)
+
+
+def run_requests(
+    scenario: Scenario,
+    communities: list[Community],
+    req: RequestTable,
+    seed: int = 0,
+    replication: int = 0,
+) -> SimulationResult:
+    """Run a given table of requests through the scenario's staff (no randomness here).
+
+    :func:`simulate` draws the table; tests hand-craft one to check exact event timings.
+    """
     env = simpy.Environment()
 
     instances = pool_instances(scenario, communities)

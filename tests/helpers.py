@@ -1,0 +1,97 @@
+"""Builders shared by the tests: small scenarios as plain data and hand-made request tables."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+
+from sim.arrivals import RequestTable
+from sim.config import Scenario, scenario_from_dict
+from sim.model import run_requests
+from sim.records import SimulationResult
+
+
+def fixed(minutes: float) -> dict[str, Any]:
+    return {"dist": "fixed", "value_min": minutes}
+
+
+def tiny_dict(**changes: Any) -> dict[str, Any]:
+    """One custom community, one category, 24h staff: easy to reason about by hand."""
+    base: dict[str, Any] = {
+        "name": "tiny",
+        "run": {"horizon_days": 1, "warmup_days": 0, "replications": 1, "seed": 1},
+        "escalation": {"enabled": False},
+        "categories": {
+            "job": {
+                "respond_time": fixed(10),
+                "work_time": fixed(60),
+                "plan_time": fixed(120),
+                "close_time": fixed(30),
+                "plan_by": ["community_cadre"],
+            }
+        },
+        "communities": [{
+            "name": "c1", "type": "custom", "street": "s1", "households": 100,
+            "requests_per_household_per_day": 0.1, "hour_profile": [1] * 24,
+            "weekday_profile": [1] * 7, "channel_mix": {"phone": 1.0},
+            "category_mix": {"job": 1.0}, "travel_time": fixed(5),
+        }],
+        "staff": [
+            {"name": "desk", "kind": "service_desk",
+             "shifts": [{"start_hour": 0, "end_hour": 24, "headcount": 1}]},
+            {"name": "tech", "kind": "technician",
+             "shifts": [{"start_hour": 0, "end_hour": 24, "headcount": 1}]},
+            {"name": "cadre", "kind": "community_cadre",
+             "shifts": [{"start_hour": 0, "end_hour": 24, "headcount": 1}]},
+        ],
+    }
+    out = copy.deepcopy(base)
+    for key, value in changes.items():
+        out[key] = value
+    return out
+
+
+def tiny(**changes: Any) -> Scenario:
+    return scenario_from_dict(tiny_dict(**changes), "<test>")
+
+
+def table(
+    scenario: Scenario,
+    created: list[float],
+    *,
+    urgent: list[bool] | None = None,
+    complex_: list[bool] | None = None,
+    outside: list[bool] | None = None,
+    community: list[int] | None = None,
+    respond: float | list[float] = 10.0,
+    travel: float | list[float] = 5.0,
+    work: float | list[float] = 60.0,
+    plan: float | list[float] = 120.0,
+    wait: float | list[float] = 0.0,
+    close: float | list[float] = 30.0,
+) -> RequestTable:
+    """A request table with the given arrival times and durations (category 0)."""
+    n = len(created)
+
+    def arr(v: float | list[float]) -> np.ndarray:
+        return np.full(n, float(v)) if np.isscalar(v) else np.array(v, dtype=float)
+
+    def flags(v: list[bool] | None) -> np.ndarray:
+        return np.zeros(n, bool) if v is None else np.array(v, dtype=bool)
+
+    t = np.array(created, dtype=float)
+    return RequestTable(
+        community=np.array(community or [0] * n, dtype=np.int32),
+        category=np.zeros(n, np.int32), channel=np.zeros(n, np.int32),
+        urgent=flags(urgent), complex=flags(complex_), outside=flags(outside),
+        raised_min=t, created_min=t,
+        stream_copy=np.zeros(n, np.int32), stream_index=np.arange(n, dtype=np.int32),
+        respond_dur=arr(respond), travel_u=np.full(n, 0.5), travel_dur=arr(travel),
+        work_dur=arr(work), plan_dur=arr(plan), wait_dur=arr(wait), close_dur=arr(close),
+    )
+
+
+def run(scenario: Scenario, req: RequestTable) -> SimulationResult:
+    return run_requests(scenario, list(scenario.expanded_communities()), req)

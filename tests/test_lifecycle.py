@@ -87,8 +87,9 @@ def test_escalation_raises_priority_at_the_breach(escalate: bool) -> None:
         # B breached its 20-min respond target at 21, before urgent C arrived at 25
         assert responded == [0.0, 30.0, 60.0]
         # ... and its on-site target (31) had passed when it queued for the busy technician
-        # at 60, so that stage is escalated too: bits 1 (respond) + 2 (on site)
-        assert col(res, "escalated") == [0, 3, 0]
+        # at 60, so that stage is escalated too: bits 1 (respond) + 2 (on site).  C waited
+        # past its own respond target (45) and queued for on site after its target (55).
+        assert col(res, "escalated") == [0, 3, 3]
     else:
         assert responded == [0.0, 60.0, 30.0]
         assert col(res, "escalated") == [0, 0, 0]

@@ -113,7 +113,7 @@ def generate(scenario: Scenario, communities: list[Community], streams: Streams)
     keep = table["created_min"][order] < horizon  # 12345 tickets may reach us after it
     order = order[keep]
     out = {key: v[order] for key, v in table.items()}
-    return RequestTable(**out)  # type: ignore[arg-type]
+    return RequestTable(**out)
 
 
 def _attributes(
@@ -130,7 +130,8 @@ def _attributes(
     mix = np.array([com.category_mix.get(c, 0.0) for c in cat_names])
     category = np.searchsorted(np.cumsum(mix) / mix.sum(), u[:, U_CATEGORY], side="right")
     category = np.minimum(category, len(cat_names) - 1).astype(np.int32)
-    chan_mix = np.array([com.channel_mix.get(c, 0.0) for c in CHANNELS])
+    shares = {str(k): v for k, v in com.channel_mix.items()}
+    chan_mix = np.array([shares.get(c, 0.0) for c in CHANNELS])
     channel = np.searchsorted(np.cumsum(chan_mix) / chan_mix.sum(), u[:, U_CHANNEL], "right")
     channel = np.minimum(channel, len(CHANNELS) - 1).astype(np.int32)
 
@@ -162,10 +163,11 @@ def _attributes(
             outside[m] = uk[:, U_OUTSIDE] < cat.outside_party.prob
             wait[m] = cat.outside_party.wait.ppf(uk[:, U_WAIT])
     transfer = np.zeros(n)
+    delays = {str(k): v.transfer_delay for k, v in scenario.channels.items()}
     for j, ch in enumerate(CHANNELS):
         m = channel == j
         if m.any():
-            transfer[m] = scenario.channels[ch].transfer_delay.ppf(u[m, U_TRANSFER])  # type: ignore[index]
+            transfer[m] = delays[ch].ppf(u[m, U_TRANSFER])
     return {
         "community": np.full(n, ci, dtype=np.int32),
         "category": category,

@@ -11,14 +11,19 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from sim.config import Scenario, ScenarioError, load_scenario
+
+if TYPE_CHECKING:
+    from sim.experiment import ExperimentResult
+    from sim.records import SimulationResult
 
 app = typer.Typer(
     add_completion=False,
@@ -31,7 +36,9 @@ err = Console(stderr=True)
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False, soft_wrap=True)
+    # the message is plain text: escape it, or "[draft]" in a path would vanish as markup
+    err.print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False,
+              soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -65,10 +72,14 @@ def run(
     outdir: Annotated[Path, typer.Option("-o", "--outdir", help="output folder")],
     replications: Annotated[int | None, typer.Option("--replications", "-n", min=1,
                                                      help="default: the scenario's")] = None,
-    seed: Annotated[int | None, typer.Option("--seed", min=0, help="default: the scenario's")] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", min=0, help="default: the scenario's")
+    ] = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1,
                                       help="parallel processes; results do not depend on it")] = 1,
-    by: Annotated[str, typer.Option(help="breakdown shown in the terminal summary")] = "community_type",
+    by: Annotated[
+        str, typer.Option(help="breakdown shown in the terminal summary")
+    ] = "community_type",
 ) -> None:
     """Run replications of a scenario and write the results to OUTDIR."""
     from sim import __version__
@@ -80,7 +91,6 @@ def run(
         save_replication,
         write_outputs,
     )
-    from sim.report import summary_frame
 
     sc = _load(scenario)
     n = sc.run.replications if replications is None else replications
@@ -105,7 +115,7 @@ def run(
     with progress:
         task = progress.add_task(f"{sc.name}: replications", total=n)
 
-        def saved(res) -> None:  # type: ignore[no-untyped-def]
+        def saved(res: SimulationResult) -> None:
             save_replication(outdir, res)
             progress.advance(task)
 
@@ -129,7 +139,7 @@ def run(
         raise typer.Exit(130)
 
 
-def _print_summary(exp, by: str, outdir: Path) -> None:  # type: ignore[no-untyped-def]
+def _print_summary(exp: ExperimentResult, by: str, outdir: Path) -> None:
     from sim.report import summary_frame
 
     rule = exp.scenario.sla[0]

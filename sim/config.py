@@ -32,7 +32,6 @@ from pydantic import (
 
 from sim.distributions import Distribution, Fixed
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 StaffKind = Literal["service_desk", "technician", "community_cadre", "party_instructor"]
 STAFF_KINDS: tuple[str, ...] = StaffKind.__args__  # type: ignore[attr-defined]
 CommunityType = Literal[
@@ -44,6 +43,11 @@ CHANNELS: tuple[str, ...] = Channel.__args__  # type: ignore[attr-defined]
 Scope = Literal["community", "street", "zone"]
 SCOPES: tuple[str, ...] = Scope.__args__  # type: ignore[attr-defined]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _kinds(*kinds: StaffKind) -> list[StaffKind]:
+    return list(kinds)
 
 
 class ScenarioError(Exception):
@@ -151,15 +155,15 @@ class Category(_Model):
     priority: Literal["urgent", "normal"] = "normal"
     complex_prob: float = Field(0.0, ge=0, le=1, description="share needing a plan")
     respond_by: list[StaffKind] = Field(
-        default_factory=lambda: ["service_desk"], min_length=1,
+        default_factory=lambda: _kinds("service_desk"), min_length=1,
         description="staff kinds, in tier order, that respond",
     )
     onsite_by: list[StaffKind] = Field(
-        default_factory=lambda: ["technician"],
+        default_factory=lambda: _kinds("technician"),
         description="staff kinds that go on site; empty: closed at the desk",
     )
     plan_by: list[StaffKind] = Field(
-        default_factory=lambda: ["community_cadre", "party_instructor"],
+        default_factory=lambda: _kinds("community_cadre", "party_instructor"),
         description="staff kinds that coordinate complex requests and write the plan",
     )
     respond_time: Distribution = Field(description="desk handling time (acknowledge, log)")
@@ -203,7 +207,7 @@ class ChannelConfig(_Model):
     )
 
 
-def _default_channels() -> dict[str, ChannelConfig]:
+def _default_channels() -> dict[Channel, ChannelConfig]:
     return {
         "phone": ChannelConfig(),
         "walk_in": ChannelConfig(),
@@ -499,12 +503,12 @@ def _preset_file(name: str) -> dict[str, Any]:
 
 def community_presets() -> dict[str, dict[str, Any]]:
     """Community-type presets (``sim/presets/community_types.yaml``), one per type."""
-    return _preset_file("community_types.yaml")["types"]  # type: ignore[no-any-return]
+    return _preset_file("community_types.yaml")["types"]
 
 
 def category_presets() -> dict[str, dict[str, Any]]:
     """Request-category presets (``sim/presets/categories.yaml``)."""
-    return _preset_file("categories.yaml")["categories"]  # type: ignore[no-any-return]
+    return _preset_file("categories.yaml")["categories"]
 
 
 # --------------------------------------------------------------------------- loading
@@ -572,7 +576,7 @@ def format_validation_error(source: str, err: ValidationError) -> str:
         loc = e["loc"]
         if e["type"] == "extra_forbidden" and isinstance(loc[-1], str):
             names = [m[-1] for m in missing if m[:-1] == loc[:-1] and isinstance(m[-1], str)]
-            close = difflib.get_close_matches(loc[-1], names, n=1)  # type: ignore[arg-type]
+            close = difflib.get_close_matches(loc[-1], names, n=1)
             if close:
                 meant[loc] = close[0]
                 missing.discard((*loc[:-1], close[0]))
@@ -612,17 +616,30 @@ def load_scenario(path: str | Path) -> Scenario:
     """
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        raw = p.read_bytes()
     except FileNotFoundError:
         raise ScenarioError(f"{p}: file not found") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ScenarioError(f"{p}: cannot read the file ({err})") from None
+    except OSError as err:
+        raise ScenarioError(f"{p}: cannot read the file ({err.strerror or err})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise ScenarioError(
+            f"{p}: line {line}: not UTF-8 text (byte {raw[err.start]:#04x}); "
+            "save the file as UTF-8"
+        ) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        context, cmark = getattr(err, "context", None), getattr(err, "context_mark", None)
+        if context and cmark and (not mark or cmark.line != mark.line):
+            problem += f" ({context} at line {cmark.line + 1})"
+        if isinstance(err, yaml.constructor.ConstructorError) and "tag" in problem:
+            problem += "; scenario files hold plain YAML data only"
         raise ScenarioError(f"{p}: (YAML) {where}{problem}") from None
     return scenario_from_dict(data, str(p))
 

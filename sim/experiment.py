@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sim.config import Scenario
+from sim.config import Scenario, SlaRule
 from sim.model import simulate
 from sim.records import SimulationResult
 from sim.sla import STAGES, outcomes, stage_times
@@ -28,7 +28,9 @@ DEFAULT_BREAKDOWNS: tuple[str | None, ...] = (
 )
 
 
-def t_halfwidth(std: pd.Series | np.ndarray, n: pd.Series | np.ndarray, level: float = 0.95) -> np.ndarray:
+def t_halfwidth(
+    std: pd.Series | np.ndarray, n: pd.Series | np.ndarray, level: float = 0.95
+) -> np.ndarray:
     """Half-width of a Student-t confidence interval for a mean of ``n`` observations."""
     n_arr = np.asarray(n, dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -36,7 +38,9 @@ def t_halfwidth(std: pd.Series | np.ndarray, n: pd.Series | np.ndarray, level: f
         return np.where(n_arr > 1, q * np.asarray(std, dtype=float) / np.sqrt(n_arr), np.nan)
 
 
-def summarise(per_rep: pd.DataFrame, keys: list[str], value: str, level: float = 0.95) -> pd.DataFrame:
+def summarise(
+    per_rep: pd.DataFrame, keys: list[str], value: str, level: float = 0.95
+) -> pd.DataFrame:
     """Mean and CI of ``value`` across replications, per combination of ``keys``."""
     g = per_rep.groupby(keys, observed=True, sort=True)[value]
     out = g.agg(mean="mean", std="std", replications="count").reset_index()
@@ -104,7 +108,9 @@ class ExperimentResult:
     _outcomes: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def from_results(cls, scenario: Scenario, seed: int, results: Sequence[SimulationResult]) -> ExperimentResult:
+    def from_results(
+        cls, scenario: Scenario, seed: int, results: Sequence[SimulationResult]
+    ) -> ExperimentResult:
         if not results:
             raise ValueError("no replications to combine")
         return cls(
@@ -132,7 +138,7 @@ class ExperimentResult:
             self._outcomes[rule_obj.name] = outcomes(self.measured, rule_obj, self.scenario)
         return self._outcomes[rule_obj.name]
 
-    def _rule(self, name: str | None):  # type: ignore[no-untyped-def]
+    def _rule(self, name: str | None) -> SlaRule:
         if name is None:
             return self.scenario.sla[0]
         for r in self.scenario.sla:
@@ -188,14 +194,18 @@ class ExperimentResult:
                 "replications", "requests", "unknown"]
         return table[cols]
 
-    def compliance_tables(self, breakdowns: Iterable[str | None] = DEFAULT_BREAKDOWNS) -> pd.DataFrame:
+    def compliance_tables(
+        self, breakdowns: Iterable[str | None] = DEFAULT_BREAKDOWNS
+    ) -> pd.DataFrame:
         """:meth:`compliance` for every rule and every breakdown, stacked."""
         return pd.concat(
             [self.compliance(by, r.name) for r in self.scenario.sla for by in breakdowns],
             ignore_index=True,
         )
 
-    def stage_percentiles(self, by: str | None = "community_type", q: Sequence[float] = (0.5, 0.9, 0.95)) -> pd.DataFrame:
+    def stage_percentiles(
+        self, by: str | None = "community_type", q: Sequence[float] = (0.5, 0.9, 0.95)
+    ) -> pd.DataFrame:
         """Percentiles of minutes from arrival to each stage, mean and CI over replications.
 
         Only requests that reached the stage count, so for heavily censored stages these
@@ -211,7 +221,7 @@ class ExperimentResult:
             if d.empty:
                 continue
             g = d.groupby(["replication", "group"], observed=True)["t"]
-            per_rep = g.quantile(list(q)).rename("value").reset_index()
+            per_rep = g.quantile(np.asarray(q)).rename("value").reset_index()
             per_rep = per_rep.rename(columns={per_rep.columns[2]: "quantile"})
             s = summarise(per_rep, ["group", "quantile"], "value")
             reached = d.groupby("group", observed=True)["t"].count().rename("reached")
@@ -246,7 +256,8 @@ class ExperimentResult:
             parts.append(s.set_index(keys))
         table = pd.concat(parts, axis=1).reset_index()
         order = {str(h): h for h in range(24)} | {"all": 24}
-        return table.sort_values(["pool", "hour"], key=lambda c: c.map(order) if c.name == "hour" else c).reset_index(drop=True)
+        table["_h"] = table["hour"].map(order)
+        return table.sort_values(["pool", "_h"]).drop(columns="_h").reset_index(drop=True)
 
     def censored(self) -> dict[str, int]:
         """How many requests are still open at the horizon, per stage (all replications)."""

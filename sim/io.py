@@ -110,9 +110,12 @@ def load_replications(outdir: Path, scenario: Scenario, seed: int) -> Experiment
     frames: dict[str, list[pd.DataFrame]] = {name: [] for name in PART_FRAMES}
     for r in reps:
         for name in PART_FRAMES:
-            frames[name].append(pd.read_parquet(outdir / "replications" / f"rep-{r:04d}" / f"{name}.parquet"))
+            part = outdir / "replications" / f"rep-{r:04d}" / f"{name}.parquet"
+            frames[name].append(pd.read_parquet(part))
+    combined = {n: pd.concat(frames[n], ignore_index=True) for n in PART_FRAMES}
     return ExperimentResult(
-        scenario, seed, *(pd.concat(frames[n], ignore_index=True) for n in PART_FRAMES)
+        scenario, seed, combined["requests"], combined["pools"], combined["load"],
+        combined["backlog"],
     )
 
 
@@ -132,6 +135,7 @@ def write_outputs(outdir: Path, exp: ExperimentResult, manifest: dict[str, Any])
     for name, df in files.items():
         atomic_write_frame(outdir / name, df)
         written.append(outdir / name)
-    atomic_write_text(outdir / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+    atomic_write_text(outdir / "manifest.json", text)
     written.append(outdir / "manifest.json")
     return written

@@ -39,7 +39,7 @@ NAN = math.nan
 class Wait:
     """A request waiting for one stage, possibly queued at several tiers at once."""
 
-    __slots__ = ("rid", "stage", "active", "prio", "pools", "tiers", "next_tier")
+    __slots__ = ("active", "next_tier", "pools", "prio", "rid", "stage", "tiers")
 
     def __init__(self, rid: int, stage: int, prio: int, tiers: list[Pool]) -> None:
         self.rid = rid

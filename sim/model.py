@@ -44,7 +44,8 @@ def pool_instances(
             out.append((spec.name, spec, served))
         elif spec.scope == "street":
             for street in dict.fromkeys(c.street for c in served):
-                out.append((f"{spec.name}@{street}", spec, [c for c in served if c.street == street]))
+                here = [c for c in served if c.street == street]
+                out.append((f"{spec.name}@{street}", spec, here))
         else:
             out.extend((f"{spec.name}@{c.name}", spec, [c]) for c in served)
     return out
@@ -130,7 +131,11 @@ def _deadlines(scenario: Scenario, req: RequestTable) -> list[list[float]] | Non
             target = getattr(rule, f"{stage}_min")
             if target is None:
                 continue
-            m = np.ones(len(req), bool) if rule.categories == "all" else np.isin(cats, rule.categories)
+            m = (
+                np.ones(len(req), bool)
+                if rule.categories == "all"
+                else np.isin(cats, rule.categories)
+            )
             if m.any():
                 due[m] = deadlines(req.created_min[m], target, rule, scenario)
         out.append(due.tolist())

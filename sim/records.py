@@ -54,8 +54,8 @@ class SimulationResult:
     backlog: pd.DataFrame
 
 
-def _cat(codes: NDArray[np.integer], names: list[str]) -> pd.Categorical:
-    return pd.Categorical.from_codes(np.asarray(codes, dtype=np.int64), categories=names)
+def _cat(codes: NDArray[np.generic], names: list[str]) -> pd.Categorical[str]:
+    return pd.Categorical.from_codes(np.asarray(codes, dtype=np.int64), categories=pd.Index(names))
 
 
 def requests_frame(
@@ -109,7 +109,9 @@ def requests_frame(
     return df[list(REQUEST_COLUMNS)]
 
 
-def _areas(t: NDArray[np.float64], level: NDArray[np.float64], edges: NDArray[np.float64]) -> NDArray[np.float64]:
+def _areas(
+    t: NDArray[np.float64], level: NDArray[np.float64], edges: NDArray[np.float64]
+) -> NDArray[np.float64]:
     """Integral of a step function (``level[i]`` from ``t[i]`` on) between ``edges``."""
     dt = np.diff(np.append(t, edges[-1]))
     cum = np.concatenate(([0.0], np.cumsum(level * dt)))

@@ -23,12 +23,17 @@ def fmt_share(mean: float, halfwidth: float) -> str:
     return f"{100 * mean:.1f}% ±{100 * halfwidth:.1f}"
 
 
-def summary_frame(exp: ExperimentResult, by: str = "community_type", rule: str | None = None) -> pd.DataFrame:
+def summary_frame(
+    exp: ExperimentResult, by: str = "community_type", rule: str | None = None
+) -> pd.DataFrame:
     """Wide table: one row per group (plus ``all``), one column per stage, as text."""
     parts = [exp.compliance(None, rule), exp.compliance(by, rule)]
     table = pd.concat(parts, ignore_index=True)
-    table["text"] = [fmt_share(m, h) for m, h in zip(table["mean"], table["halfwidth"], strict=True)]
-    wide = table.pivot_table(index="group", columns="stage", values="text", aggfunc="first", sort=False)
+    pairs = zip(table["mean"], table["halfwidth"], strict=True)
+    table["text"] = [fmt_share(m, h) for m, h in pairs]
+    wide = table.pivot_table(
+        index="group", columns="stage", values="text", aggfunc="first", sort=False
+    )
     cols = [s for s in SUMMARY_STAGES if s in wide.columns]
     wide = wide[cols].fillna("n/a")
     order = ["all"] + [g for g in wide.index if g != "all"]

@@ -86,7 +86,9 @@ def _elapsed(
         return cal.elapsed_before(end + off) - cal.elapsed_before(start + off)
 
 
-def applicable(requests: pd.DataFrame, rule: SlaRule, scenario: Scenario) -> dict[str, NDArray[np.bool_]]:
+def applicable(
+    requests: pd.DataFrame, rule: SlaRule, scenario: Scenario
+) -> dict[str, NDArray[np.bool_]]:
     """Which requests each stage of ``rule`` measures."""
     cats = requests["category"].astype(str).to_numpy()
     covered = (

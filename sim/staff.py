@@ -50,7 +50,8 @@ def weekly_segments(pool: StaffPool) -> list[Segment]:
         on = [sh for a, ln, sh in blocks if (mid - a) % WEEK_MIN < ln]
         head = sum(sh.headcount for sh in on)
         regular = any(sh.headcount > 0 and not sh.on_call for sh in on)
-        callout = 0.0 if regular else max((sh.callout_min for sh in on if sh.headcount), default=0.0)
+        callouts = [sh.callout_min for sh in on if sh.headcount]
+        callout = 0.0 if regular else max(callouts, default=0.0)
         cost = sum(sh.headcount * sh.cost_factor for sh in on) * pool.hourly_cost
         seg = Segment(start, head, callout, cost)
         if segs and (segs[-1].headcount, segs[-1].callout_min, segs[-1].cost_per_hour) == (
@@ -90,9 +91,24 @@ class Pool:
     """
 
     __slots__ = (
-        "index", "name", "kind", "scope", "spec", "env", "capacity", "busy", "waiting",
-        "callout", "queue", "_seq", "_drops", "overtime_min", "overtime_jobs", "log",
-        "start_job", "running",
+        "_drops",
+        "_seq",
+        "busy",
+        "callout",
+        "capacity",
+        "env",
+        "index",
+        "kind",
+        "log",
+        "name",
+        "overtime_jobs",
+        "overtime_min",
+        "queue",
+        "running",
+        "scope",
+        "spec",
+        "start_job",
+        "waiting",
     )
 
     def __init__(

@@ -41,7 +41,7 @@ def _ci(values: pd.Series, reps: pd.Series) -> tuple[float, float]:
 
 @pytest.mark.parametrize(("servers", "rho", "mean_service"), CASES)
 def test_mmc_waiting_time_matches_erlang_c(servers: int, rho: float, mean_service: float) -> None:
-    sc, exp = _run(servers, rho, mean_service)
+    _, exp = _run(servers, rho, mean_service)
     req = exp.measured
     wait = req["responded_min"] - req["created_min"]
     assert wait.notna().mean() > 0.999  # almost nothing censored at the horizon

@@ -9,6 +9,7 @@ being the independent observations.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -49,6 +50,14 @@ def summarise(
     out["ci_low"] = out["mean"] - hw
     out["ci_high"] = out["mean"] + hw
     return out.drop(columns="std")
+
+
+def _codes(column: pd.Series) -> tuple[np.ndarray, list[object]]:
+    """Integer codes and their labels (category order for categoricals, else sorted)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return column.cat.codes.to_numpy(dtype=np.int64), list(column.cat.categories)
+    labels, codes = np.unique(column.to_numpy(), return_inverse=True)
+    return codes.astype(np.int64), list(labels)
 
 
 def run_replications(
@@ -169,30 +178,48 @@ class ExperimentResult:
         """
         req = self.measured
         out = self.outcomes(rule)
-        group = req[by] if by else pd.Series("all", index=req.index)
+        if by:
+            gcodes, groups = _codes(req[by])
+        else:
+            gcodes, groups = np.zeros(len(req), dtype=np.int64), ["all"]
+        rcodes, _ = _codes(req["replication"])
+        n_rep = int(rcodes.max()) + 1 if len(rcodes) else 0
+        n_grp = len(groups)
+        key = rcodes * n_grp + gcodes
+        size = n_rep * n_grp
         frames = []
         for stage in OUTCOME_STAGES:
-            d = pd.DataFrame({
-                "replication": req["replication"].to_numpy(),
-                "group": group.to_numpy(),
-                "met": out[stage].to_numpy(),
-                "unknown": out[f"{stage}_unknown"].to_numpy(),
-            })
-            per_rep = d.groupby(["replication", "group"], observed=True).agg(
-                met=("met", "mean"), requests=("met", "count"), unknown=("unknown", "sum")
-            ).reset_index()
-            summary = summarise(per_rep.dropna(subset=["met"]), ["group"], "met", level)
-            counts = per_rep.groupby("group", observed=True)[["requests", "unknown"]].sum()
-            summary = summary.merge(counts, left_on="group", right_index=True, how="left")
-            summary.insert(0, "stage", stage)
-            frames.append(summary)
+            met = out[stage].to_numpy(dtype=float)
+            ok = ~np.isnan(met)
+            hits = np.bincount(key[ok], weights=met[ok], minlength=size).reshape(n_rep, n_grp)
+            count = np.bincount(key[ok], minlength=size).reshape(n_rep, n_grp)
+            unknown = np.bincount(key, weights=out[f"{stage}_unknown"].to_numpy(dtype=float),
+                                  minlength=size).reshape(n_rep, n_grp)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                per_rep = np.where(count > 0, hits / count, np.nan)
+            n = (count > 0).sum(axis=0)
+            keep = n > 0
+            with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                mean = np.nanmean(per_rep, axis=0)
+                std = np.where(n > 1, np.nanstd(per_rep, axis=0, ddof=1), 0.0)
+            hw = t_halfwidth(std, n, level)
+            frames.append(pd.DataFrame({
+                "stage": stage,
+                "group": np.asarray(groups, dtype=object)[keep],
+                "mean": mean[keep],
+                "halfwidth": hw[keep],
+                "ci_low": (mean - hw)[keep],
+                "ci_high": (mean + hw)[keep],
+                "replications": n[keep],
+                "requests": count.sum(axis=0)[keep],
+                "unknown": unknown.sum(axis=0)[keep].astype(np.int64),
+            }))
         table = pd.concat(frames, ignore_index=True)
         table.insert(0, "rule", self._rule(rule).name)
         table.insert(2, "by", by or "all")
         table["group"] = table["group"].astype(str)
-        cols = ["rule", "stage", "by", "group", "mean", "halfwidth", "ci_low", "ci_high",
-                "replications", "requests", "unknown"]
-        return table[cols]
+        return table
 
     def compliance_tables(
         self, breakdowns: Iterable[str | None] = DEFAULT_BREAKDOWNS

@@ -1,8 +1,44 @@
-"""Discrete-event simulation of residents' service requests under the "2341" rule."""
+"""Discrete-event simulation of residents' service requests under the "2341" rule.
 
+Public API::
+
+    load_scenario(path)                      -> Scenario
+    simulate(scenario, seed, replication)    -> SimulationResult   (one replication)
+    replicate(scenario, replications, ...)   -> ExperimentResult   (with CIs)
+    sweep(scenario, levers, ...)             -> SweepResult        (staffing grids)
+    optimize(scenario, levers, targets, ...) -> OptimizeResult     (cheapest staffing)
+    compare(base, alternative, ...)          -> DataFrame          (paired differences)
+
+``sim.sweep``, ``sim.optimize`` and ``sim.compare`` are the functions; their modules
+stay importable as ``from sim.sweep import ...``.
+"""
+
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
+
+from sim.compare import compare
 from sim.config import Scenario, ScenarioError, load_scenario
+from sim.experiment import ExperimentResult, replicate
 from sim.model import simulate
+from sim.optimize import OptimizeResult, optimize
 from sim.records import SimulationResult
+from sim.sweep import SweepResult, sweep
 
-__version__ = "0.1.0"
-__all__ = ["Scenario", "ScenarioError", "SimulationResult", "load_scenario", "simulate"]
+try:
+    __version__ = _version("sim2341")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0+unknown"
+__all__ = [
+    "ExperimentResult",
+    "OptimizeResult",
+    "Scenario",
+    "ScenarioError",
+    "SimulationResult",
+    "SweepResult",
+    "compare",
+    "load_scenario",
+    "optimize",
+    "replicate",
+    "simulate",
+    "sweep",
+]

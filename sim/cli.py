@@ -163,6 +163,15 @@ def _print_summary(exp: ExperimentResult, by: str, outdir: Path) -> None:
     out.print(f"Outputs in {outdir}/")
 
 
+def _register_research() -> None:
+    from sim.cli_research import register
+
+    register(app)
+
+
+_register_research()
+
+
 def main() -> None:
     """Console entry point."""
     try:

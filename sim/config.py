@@ -575,7 +575,9 @@ def format_validation_error(source: str, err: ValidationError) -> str:
     for e in errors:
         loc = e["loc"]
         if e["type"] == "extra_forbidden" and isinstance(loc[-1], str):
-            names = [m[-1] for m in missing if m[:-1] == loc[:-1] and isinstance(m[-1], str)]
+            names = sorted(
+                m[-1] for m in missing if m[:-1] == loc[:-1] and isinstance(m[-1], str)
+            )
             close = difflib.get_close_matches(loc[-1], names, n=1)
             if close:
                 meant[loc] = close[0]

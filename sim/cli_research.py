@@ -1,0 +1,213 @@
+"""Command line for staffing research: ``sim sweep``, ``sim optimize``, ``sim compare``.
+
+Registered on the main ``sim`` app by :mod:`sim.cli`; thin wrappers over
+:func:`sim.sweep.sweep`, :func:`sim.optimize.optimize` and :func:`sim.compare.compare`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from sim.config import ScenarioError
+
+JOBS_HELP = "local worker processes (default: one per core); results do not depend on it"
+DASK_HELP = "run on Dask: 'local' starts a LocalCluster, or give a scheduler tcp://HOST:PORT"
+Jobs = Annotated[int | None, typer.Option("--jobs", "-j", min=1, help=JOBS_HELP)]
+Dask = Annotated[str | None, typer.Option("--dask", help=DASK_HELP)]
+Seed = Annotated[int | None, typer.Option("--seed", min=0, help="default: the scenario's")]
+
+
+def _cli() -> Any:
+    from sim import cli
+
+    return cli
+
+
+@contextlib.contextmanager
+def _progress(what: tuple[str, ...]) -> Iterator[Any]:
+    cli = _cli()
+    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn(), console=cli.err)
+    tasks: dict[str, Any] = {}
+
+    def update(kind: str, done: int, total: int) -> None:
+        if not tasks:  # start drawing only once work starts (errors come first)
+            bar.start()
+            tasks.update({k: bar.add_task(k, total=None) for k in what})
+        bar.update(tasks[kind], completed=done, total=total)
+
+    try:
+        yield update
+    finally:
+        if tasks:
+            bar.stop()
+
+
+def _parse_levers(specs: list[str], option: str) -> dict[str, list[Any]]:
+    from sim.levers import parse_vary
+
+    levers: dict[str, list[Any]] = {}
+    for spec in specs:
+        try:
+            path, values = parse_vary(spec)
+        except ValueError as err:
+            raise _cli()._fail(f"{option} {err}") from None
+        levers[path] = values
+    return levers
+
+
+def sweep_cmd(
+    scenario: Annotated[Path, typer.Argument(help="base scenario YAML file")],
+    vary: Annotated[list[str], typer.Option(
+        "--vary", help="PATH=VALUES, e.g. staff.technicians.day=1..6 or run.seed=1,2")],
+    outdir: Annotated[Path, typer.Option("-o", "--outdir", help="output folder")],
+    replications: Annotated[int, typer.Option("--replications", "-n", min=2)] = 10,
+    seed: Seed = None,
+    jobs: Jobs = None,
+    dask: Dask = None,
+    resume: Annotated[bool, typer.Option(help="skip points already finished in OUTDIR")] = False,
+    target_halfwidth: Annotated[float | None, typer.Option(
+        help="add replications until every 95% CI half-width is at most this")] = None,
+    max_replications: Annotated[int, typer.Option(min=2)] = 100,
+) -> None:
+    """Run a staffing grid with common random numbers; every point is saved as it ends."""
+    from sim.sweep import sweep
+
+    cli = _cli()
+    sc = cli._load(scenario)
+    levers = _parse_levers(vary, "--vary")
+    try:
+        with _progress(("points", "replications")) as update:
+            res = sweep(sc, levers, replications, seed, jobs, dask, outdir, resume,
+                        target_halfwidth, max_replications, update)
+    except (ScenarioError, FileExistsError, ValueError) as err:
+        raise cli._fail(str(err)) from None
+    s = res.summary
+    s = s[(s["community_type"] == "all") & (s["stage"] == "joint")]
+    table = Table(title="joint 2341 compliance per point (all community types)")
+    for c in [*res.levers, "weekly cost", "joint", "95% CI", "reps"]:
+        table.add_column(c, justify="right")
+    for _, r in s.iterrows():
+        table.add_row(*[str(r[k]) for k in res.levers], f"{r['weekly_cost']:.0f}",
+                      f"{100 * r['mean']:.1f}%",
+                      f"[{100 * r['ci_low']:.1f}, {100 * r['ci_high']:.1f}]",
+                      str(r["replications"]))
+    cli.out.print(table)
+    cli.out.print(f"{res.replications_run} replications run; tables in {outdir}/ "
+                  "(sweep_tidy.*, sweep_summary.*)")
+
+
+def _parse_targets(text: str) -> dict[str, float]:
+    cli = _cli()
+    targets = {}
+    for part in text.split(","):
+        stage, sep, value = part.partition("=")
+        stage = stage.strip()
+        if not sep or stage not in ("respond", "onsite", "finish", "plan", "joint"):
+            raise cli._fail(f"--target {part!r}: expected STAGE=SHARE with STAGE one of "
+                            "respond, onsite, finish, plan, joint")
+        try:
+            share = float(value)
+        except ValueError:
+            raise cli._fail(f"--target {part!r}: {value!r} is not a number") from None
+        if not 0 < share <= 1:
+            raise cli._fail(f"--target {part!r}: a share must be in (0, 1]")
+        targets[stage] = share
+    return targets
+
+
+def optimize_cmd(
+    scenario: Annotated[Path, typer.Argument(help="scenario YAML file")],
+    target: Annotated[str, typer.Option(
+        help="STAGE=SHARE,..., e.g. respond=0.95,onsite=0.95,finish=0.90,plan=0.95")],
+    levers: Annotated[list[str], typer.Option(
+        "--levers", help="shift headcount and range, e.g. staff.technicians.day=1..8")],
+    confidence: Annotated[float, typer.Option(min=0.5, max=0.999)] = 0.95,
+    replications: Annotated[int, typer.Option("--replications", "-n", min=2)] = 10,
+    overall: Annotated[bool, typer.Option(
+        help="targets for all communities together instead of each community type")] = False,
+    seed: Seed = None,
+    jobs: Jobs = None,
+    dask: Dask = None,
+    outdir: Annotated[Path | None, typer.Option("-o", "--outdir")] = None,
+) -> None:
+    """Find the cheapest staffing whose lower confidence bounds meet the targets."""
+    from sim.io import atomic_write_frame
+    from sim.optimize import optimize
+
+    cli = _cli()
+    sc = cli._load(scenario)
+    targets = _parse_targets(target)
+    ranges = _parse_levers(levers, "--levers")
+    for path, vals in ranges.items():
+        if not all(isinstance(v, int) and v >= 0 for v in vals):
+            raise cli._fail(f"--levers {path}: headcounts must be whole numbers >= 0")
+    try:
+        res = optimize(sc, ranges, targets, confidence, replications, seed, jobs, dask,
+                       by_type=not overall, progress=lambda m: cli.err.print(m))
+    except ScenarioError as err:
+        raise cli._fail(str(err)) from None
+    frontier = res.frontier()
+    table = Table(title=f"explored staffing ({res.replications_run} replications)")
+    for c in [*res.levers, "weekly cost", "feasible", "worst margin", "pareto"]:
+        table.add_column(c, justify="right")
+    for _, r in frontier.iterrows():
+        table.add_row(*[str(r[k]) for k in res.levers], f"{r['weekly_cost']:.0f}",
+                      "yes" if r["feasible"] else "no", f"{100 * r['worst_margin']:+.1f} pts",
+                      "*" if r["pareto"] else "")
+    cli.out.print(table)
+    if outdir is not None:
+        atomic_write_frame(outdir / "frontier.csv", frontier)
+    if res.best is None:
+        raise cli._fail("no staffing within the lever ranges meets the targets", 1)
+    chosen = ", ".join(f"{k}={v}" for k, v in zip(res.levers, res.best.values, strict=True))
+    status = "confirmed" if res.confirmed else "NOT confirmed"
+    cli.out.print(f"cheapest staffing: {chosen} — weekly cost {res.best.cost:.0f}; "
+                  f"{status} with {replications} fresh replications")
+    if not res.confirmed:
+        raise typer.Exit(1)
+
+
+def compare_cmd(
+    base: Annotated[Path, typer.Argument(help="base scenario")],
+    alternative: Annotated[Path, typer.Argument(help="alternative scenario")],
+    replications: Annotated[int | None, typer.Option("--replications", "-n", min=2)] = None,
+    seed: Seed = None,
+    jobs: Jobs = None,
+    dask: Dask = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="CSV file")] = None,
+) -> None:
+    """Paired difference in compliance (ALTERNATIVE - BASE) under common random numbers."""
+    from sim.compare import compare, describe
+    from sim.io import atomic_write_frame
+
+    cli = _cli()
+    a, b = cli._load(base), cli._load(alternative)
+    table_df = compare(a, b, replications, seed, jobs, dask)
+    table = Table(title=f"{alternative.name} vs {base.name}: compliance difference, "
+                        "paired 95% CI (percentage points)")
+    for c in ("community type", "stage", "base", "alternative", "difference"):
+        table.add_column(c, justify="right")
+    for _, r in table_df.iterrows():
+        table.add_row(r["community_type"], r["stage"], f"{100 * r['base']:.1f}%",
+                      f"{100 * r['alternative']:.1f}%", describe(r).split(" ", 1)[1])
+    cli.out.print(table)
+    cost = table_df.iloc[0]
+    cli.out.print(f"weekly staff cost: base {cost['base_cost']:.0f}, alternative "
+                  f"{cost['alternative_cost']:.0f}")
+    if output is not None:
+        atomic_write_frame(output, table_df)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the research commands to the ``sim`` app."""
+    app.command("sweep")(sweep_cmd)
+    app.command("optimize")(optimize_cmd)
+    app.command("compare")(compare_cmd)

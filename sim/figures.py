@@ -1,0 +1,527 @@
+"""Matplotlib figures of a run: compliance, stage-time CDFs, hours, staff load, backlog.
+
+Never imports simpy: every function takes an :class:`~sim.experiment.ExperimentResult`
+(or the DataFrames it produces) and returns a :class:`matplotlib.figure.Figure` built
+without pyplot, so nothing is registered globally and figures render with Agg anywhere
+(scripts, the HTML report, notebooks).
+
+Chinese labels need a font with CJK glyphs.  :func:`cjk_font` looks for one at run time
+and uses it as a fallback after DejaVu Sans; without one, labels fall back to English so
+no glyph is drawn as an empty box.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ParamSpec
+
+import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib import font_manager
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import FixedLocator, PercentFormatter
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
+
+    from sim.config import Scenario, SlaRule
+    from sim.experiment import ExperimentResult
+
+P = ParamSpec("P")
+
+# Kept here rather than imported from sim.sla: sim.sla imports the simpy-based staff module.
+STAGES = ("respond", "onsite", "finish", "plan")
+STAGE_COLUMNS = {"respond": "responded_min", "onsite": "onsite_min",
+                 "finish": "finished_min", "plan": "plan_min"}
+STAGE_LABELS = {  # the seed report's words for the four targets
+    "respond": ("响应", "respond"), "onsite": ("处置", "on site"),
+    "finish": ("办结", "finish"), "plan": ("出方案", "plan"), "joint": ("全部达标", "all met"),
+}
+STAGE_COLORS = {"respond": "#1f77b4", "onsite": "#ff7f0e", "finish": "#2ca02c",
+                "plan": "#9467bd", "joint": "#222222"}
+KIND_LABELS = {
+    "service_desk": ("服务台", "service desk"), "technician": ("维修人员", "technicians"),
+    "community_cadre": ("社区两委干部", "community cadres"),
+    "party_instructor": ("党建指导员", "party instructors"),
+}
+KIND_ORDER = tuple(KIND_LABELS)
+
+CJK_FAMILIES = (
+    "WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "Noto Sans CJK SC", "Noto Sans CJK JP",
+    "Noto Sans SC", "Source Han Sans SC", "Droid Sans Fallback", "Microsoft YaHei",
+    "PingFang SC", "SimHei",
+)
+_CJK_FILE_HINTS = ("wqy", "notosanscjk", "notosanssc", "sourcehansans", "droidsansfallback",
+                   "msyh", "pingfang", "simhei")
+_CJK_CHARS = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f]+")
+
+
+# --------------------------------------------------------------------------- fonts, labels
+@functools.cache
+def cjk_font() -> str | None:
+    """Family name of an installed font with Chinese glyphs, or ``None``.
+
+    Matplotlib's font cache may predate the font's installation (it is rebuilt only when
+    matplotlib changes), so font files with a known name are registered directly too.
+    """
+    def first_known() -> str | None:
+        known = {f.name for f in font_manager.fontManager.ttflist}
+        return next((f for f in CJK_FAMILIES if f in known), None)
+
+    found = first_known()
+    if found:
+        return found
+    for path in font_manager.findSystemFonts():
+        base = Path(path).name.lower().replace("-", "").replace("_", "")
+        if any(h in base for h in _CJK_FILE_HINTS):
+            try:
+                font_manager.fontManager.addfont(path)
+            except (OSError, RuntimeError, ValueError):
+                continue
+    return first_known()
+
+
+def bilingual(zh: str, en: str, fallback: str = "") -> str:
+    """``"电梯故障 lift fault"``; English alone when no CJK font is installed."""
+    if zh and en:
+        return f"{zh} {en}" if cjk_font() else en
+    return plain(zh or en, fallback) or fallback
+
+
+def plain(text: str, fallback: str = "") -> str:
+    """``text`` as is, or stripped of Chinese characters when they cannot be drawn."""
+    if cjk_font() or not _CJK_CHARS.search(text):
+        return text
+    return re.sub(r"\s+", " ", _CJK_CHARS.sub("", text)).strip(" ()·") or fallback
+
+
+def stage_label(stage: str) -> str:
+    return bilingual(*STAGE_LABELS[stage], fallback=stage)
+
+
+def kind_label(kind: str) -> str:
+    zh, en = KIND_LABELS.get(kind, ("", kind))
+    return bilingual(zh, en, fallback=kind)
+
+
+def type_labels(types: Iterable[str]) -> dict[str, str]:
+    """Bilingual labels of community types, from the presets (the type name otherwise)."""
+    from sim.config import community_presets
+
+    presets = community_presets()
+    return {t: bilingual(presets.get(t, {}).get("label_zh", ""),
+                         presets.get(t, {}).get("label_en", ""), fallback=t) for t in types}
+
+
+def category_labels(scenario: Scenario) -> dict[str, str]:
+    """Bilingual labels of a scenario's request categories."""
+    return {k: bilingual(c.label_zh, c.label_en, fallback=k)
+            for k, c in scenario.categories.items()}
+
+
+def fmt_minutes(m: float) -> str:
+    """``20 min``, ``4 h``, ``1 d``, ``1.5 h``."""
+    if m < 120:
+        return f"{m:.0f} min"
+    if m < 2880:
+        return f"{m / 60:.3g} h"
+    return f"{m / 1440:.3g} d"
+
+
+def _styled(fn: Callable[P, Figure]) -> Callable[P, Figure]:
+    """Build the figure with the CJK fallback font; text keeps its font once created."""
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> Figure:
+        family = ["DejaVu Sans", *([f] if (f := cjk_font()) else [])]
+        style: dict[RcKeyType, Any] = {
+            "font.family": family, "font.size": 9.5, "axes.titlesize": 10.5,
+            "axes.spines.top": False, "axes.spines.right": False,
+            "axes.grid": True, "grid.alpha": 0.3, "legend.frameon": False,
+        }
+        with matplotlib.rc_context(style):
+            fig = fn(*args, **kwargs)
+        FigureCanvasAgg(fig)  # explicit Agg canvas: no pyplot, no backend switching
+        return fig
+    return wrapper
+
+
+def _rule(exp: ExperimentResult, name: str | None) -> SlaRule:
+    rules = exp.scenario.sla
+    if name is None:
+        return rules[0]
+    for r in rules:
+        if r.name == name:
+            return r
+    raise KeyError(f"no SLA rule named {name!r}")
+
+
+def _targets(rule: SlaRule) -> dict[str, float | None]:
+    return {s: getattr(rule, f"{s}_min") for s in STAGES}
+
+
+def _stage_title(stage: str, targets: Mapping[str, float | None], sep: str = "  ") -> str:
+    t = targets.get(stage)
+    return stage_label(stage) + (f"{sep}≤ {fmt_minutes(t)}" if t else "")
+
+
+def _clipped_errors(d: pd.DataFrame) -> np.ndarray:
+    """Asymmetric error bars of shares, the CI clipped to [0, 1]; zero where unknown."""
+    mean = d["mean"].to_numpy(float)
+    lo = np.clip(d["ci_low"].to_numpy(float), 0, 1)
+    hi = np.clip(d["ci_high"].to_numpy(float), 0, 1)
+    return np.nan_to_num(np.vstack([mean - lo, hi - mean]).clip(min=0))
+
+
+# --------------------------------------------------------------------------- compliance
+@_styled
+def plot_compliance(
+    table: pd.DataFrame,
+    labels: Mapping[str, str] | None = None,
+    targets: Mapping[str, float | None] | None = None,
+    title: str = "Share of requests meeting each 2341 target",
+    group_title: str = "",
+) -> Figure:
+    """One panel per stage (and ``joint``): a bar per group with its 95% CI.
+
+    ``table`` is an :meth:`ExperimentResult.compliance` table with one breakdown.
+    """
+    labels = labels or {}
+    targets = targets or {}
+    stages = [s for s in (*STAGES, "joint") if s in set(table["stage"])]
+    groups = list(dict.fromkeys(table["group"]))
+    names = [labels.get(g, g) for g in groups]
+    height = 1.2 + 0.32 * len(groups)
+    fig = Figure(figsize=(12, max(2.6, height)), layout="constrained")
+    axes = fig.subplots(1, len(stages), sharey=True, squeeze=False)[0]
+    y = np.arange(len(groups))
+    for ax, stage in zip(axes, stages, strict=True):
+        d = table[table["stage"] == stage].set_index("group").reindex(groups).reset_index()
+        mean = d["mean"].to_numpy(float)
+        ax.barh(y, np.nan_to_num(mean), xerr=_clipped_errors(d), color=STAGE_COLORS[stage],
+                alpha=0.8, capsize=2.5, error_kw={"elinewidth": 1, "ecolor": "#333"})
+        for yi, m in zip(y, mean, strict=True):
+            text = "n/a" if np.isnan(m) else f"{100 * m:.0f}%"
+            ax.text(0.02 if np.isnan(m) else min(m, 1.0) - 0.02, yi, text, va="center",
+                    ha="left" if np.isnan(m) else "right", fontsize=8,
+                    color="#333" if np.isnan(m) else "white")
+        ax.set_xlim(0, 1.0)
+        ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+        ax.set_xticks([0, 0.5, 1.0])
+        ax.set_title(_stage_title(stage, targets, "\n"))
+        ax.set_xlabel("share met (%)")
+        ax.grid(axis="y", visible=False)
+    axes[0].set_yticks(y, names)
+    axes[0].invert_yaxis()
+    axes[0].set_ylabel(group_title)
+    fig.suptitle(title + " (mean and 95% CI across replications)", fontsize=11.5)
+    return fig
+
+
+def compliance_by_type(exp: ExperimentResult, rule: str | None = None) -> Figure:
+    """Compliance per stage and joint by community type, with 95% CI error bars."""
+    table = exp.compliance("community_type", rule)
+    r = _rule(exp, rule)
+    return plot_compliance(
+        table, type_labels(table["group"].unique()), _targets(r),
+        title=f"{plain(exp.scenario.name, 'scenario')}: share meeting rule {r.name} "
+              "by community type", group_title="community type")
+
+
+def compliance_by_category(exp: ExperimentResult, rule: str | None = None) -> Figure:
+    """Compliance per stage and joint by request category, with 95% CI error bars."""
+    table = exp.compliance("category", rule)
+    r = _rule(exp, rule)
+    return plot_compliance(
+        table, category_labels(exp.scenario), _targets(r),
+        title=f"{plain(exp.scenario.name, 'scenario')}: share meeting rule {r.name} "
+              "by request category", group_title="request category")
+
+
+@_styled
+def plot_hourly_compliance(
+    table: pd.DataFrame, title: str = "Compliance by hour of day",
+    targets: Mapping[str, float | None] | None = None, measured_days: float | None = None,
+) -> Figure:
+    """Joint and per-stage compliance against the hour the request arrived, CI bands.
+
+    ``table`` is ``ExperimentResult.compliance("hour")``.  One panel per stage and a last
+    one with the number of requests per hour, which is why night bands are wide.
+    """
+    targets = targets or {}
+    stages = [s for s in ("joint", *STAGES)
+              if table.loc[table["stage"] == s, "mean"].notna().any()]
+    fig = Figure(figsize=(11, 6.4), layout="constrained")
+    axes = fig.subplots(2, 3, sharex=True).ravel()
+    hours = np.arange(24)
+
+    def by_hour(stage: str) -> pd.DataFrame:
+        d = table[table["stage"] == stage].copy()
+        d["h"] = d["group"].astype(int)
+        return d.set_index("h").reindex(hours)
+
+    lowest = min(float(np.nanmin(by_hour(s)["mean"])) for s in stages) if stages else 0.0
+    bottom = max(0.0, np.floor(lowest * 10) / 10 - 0.05)
+    for ax, stage in zip(axes, stages, strict=False):
+        d = by_hour(stage)
+        color = STAGE_COLORS[stage]
+        ax.fill_between(hours, d["ci_low"].clip(0, 1).to_numpy(float),
+                        d["ci_high"].clip(0, 1).to_numpy(float), color=color, alpha=0.2,
+                        lw=0, step="mid")
+        ax.plot(hours, d["mean"], marker="o", ms=3, color=color, lw=1.6)
+        ax.set_ylim(bottom, 1.02)
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+        ax.set_title(_stage_title(stage, targets))
+        ax.set_ylabel("share met (%)")
+    vol = axes[len(stages)] if len(stages) < len(axes) else None
+    for ax in axes[len(stages) + 1:]:
+        ax.set_visible(False)
+    if vol is not None and stages:
+        d = by_hour(stages[0])
+        per = d["requests"].fillna(0) / d["replications"].max()
+        label = "requests per replication"
+        if measured_days:
+            per, label = per / measured_days, "requests per day"
+        vol.bar(hours, per.to_numpy(float), color="#888", width=0.8)
+        vol.set_title("requests arriving in each hour")
+        vol.set_ylabel(label)
+    for ax in axes:
+        ax.set_xlim(-0.5, 23.5)
+        ax.set_xticks(range(0, 24, 3), [f"{h:02d}" for h in range(0, 24, 3)])
+        ax.set_xlabel("hour of arrival (local time)")
+    fig.suptitle(title + " (mean; band: 95% CI across replications)", fontsize=11.5)
+    return fig
+
+
+def compliance_by_hour(exp: ExperimentResult, rule: str | None = None) -> Figure:
+    """Compliance by hour of day, joint and per stage, with 95% CI bands."""
+    r = _rule(exp, rule)
+    run = exp.scenario.run
+    return plot_hourly_compliance(
+        exp.compliance("hour", rule), targets=_targets(r),
+        measured_days=run.horizon_days - run.warmup_days,
+        title=f"{plain(exp.scenario.name, 'scenario')}: rule {r.name} by hour of arrival")
+
+
+# --------------------------------------------------------------------------- stage times
+@_styled
+def plot_stage_cdf(
+    times: Mapping[str, Mapping[str, np.ndarray]],
+    targets: Mapping[str, float | None],
+    title: str = "Time to each stage",
+    floor_min: float = 1.0,
+) -> Figure:
+    """Empirical CDFs of minutes to each stage, the target as a vertical line.
+
+    ``times[stage][group]`` holds the minutes of every request the stage applies to;
+    NaN (never reached) counts in the denominator, so a curve ends below 100% when
+    requests were still open.  A marker shows where each curve crosses the target.
+    """
+    stages = [s for s in STAGES if any(len(v) for v in times.get(s, {}).values())]
+    groups = list(dict.fromkeys(g for s in stages for g in times[s]))
+    cmap = matplotlib.colormaps["tab10"]
+    gcol = {g: cmap(i % 10) for i, g in enumerate(groups)}
+    ncols = 2 if len(stages) > 1 else 1
+    nrows = int(np.ceil(len(stages) / ncols)) or 1
+    fig = Figure(figsize=(11, 3.4 * nrows + (0.8 if len(groups) > 1 else 0.3)),
+                 layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    ticks = [1, 10, 60, 240, 1440, 10080, 43200]
+    finite = [float(np.nanmax(t)) for s in stages for t in times[s].values()
+              if len(t) and not np.isnan(t).all()]
+    upper = max([floor_min * 10, *finite, *(2 * (targets.get(s) or 0) for s in stages)])
+    for ax, stage in zip(axes, stages, strict=False):
+        target = targets.get(stage)
+        for g, t in times[stage].items():
+            t = np.asarray(t, dtype=float)
+            if not len(t):
+                continue
+            done = np.sort(np.maximum(t[~np.isnan(t)], floor_min))
+            y = np.arange(1, len(done) + 1) / len(t)
+            x = np.concatenate(([floor_min], done))
+            ax.step(x, np.concatenate(([0.0], y)), where="post", color=gcol[g], lw=1.5,
+                    label=g)
+            if target:
+                share = float(np.sum(t <= target + 1e-9)) / len(t)
+                ax.plot([target], [share], marker="o", ms=6, mfc="white", mec=gcol[g],
+                        mew=1.8, zorder=5)
+                if len(times[stage]) == 1:
+                    ax.annotate(f"{100 * share:.0f}% within target", (target, share),
+                                xytext=(8, -14), textcoords="offset points", fontsize=8.5)
+        if target:
+            ax.axvline(target, color="#c00", ls="--", lw=1.2)
+            ax.text(target * 1.08, 0.03, f"target {fmt_minutes(target)}", color="#c00",
+                    ha="left", va="bottom", fontsize=8.5)
+        ax.set_xscale("log")
+        ax.set_xlim(floor_min * 0.8, upper * 1.3)
+        ax.xaxis.set_major_locator(FixedLocator([v for v in ticks if v <= upper * 1.3]))
+        ax.xaxis.set_major_formatter(lambda v, _pos: fmt_minutes(v))
+        ax.xaxis.set_minor_locator(FixedLocator([]))
+        ax.set_ylim(0, 1.0)
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+        ax.set_title(stage_label(stage))
+        ax.set_xlabel(f"time from arrival (log scale; under {fmt_minutes(floor_min)} "
+                      f"drawn at {fmt_minutes(floor_min)})")
+        ax.set_ylabel("share of requests done (%)")
+    for ax in axes[len(stages):]:
+        ax.set_visible(False)
+    if len(groups) > 1:
+        handles, names = axes[0].get_legend_handles_labels()
+        fig.legend(handles, names, loc="outside lower center", ncols=min(3, len(groups)))
+    fig.suptitle(title + "; circles: share within the target", fontsize=11.5)
+    return fig
+
+
+def stage_times_by_group(
+    exp: ExperimentResult, by: str | None = "community_type", rule: str | None = None,
+    max_groups: int = 8,
+) -> dict[str, dict[str, np.ndarray]]:
+    """Minutes to each stage of the requests whose outcome is decided, per group.
+
+    ``finish`` covers routine requests and ``plan`` complex ones (the rule's
+    applicability); requests still open with their deadline after the horizon are left
+    out, as in the compliance tables.  More than ``max_groups`` groups: pooled.
+    """
+    req = exp.measured
+    out = exp.outcomes(rule)
+    labels = type_labels(req[by].astype(str).unique()) if by == "community_type" else {}
+    group = req[by].astype(str) if by else pd.Series("all", index=req.index)
+    if group.nunique() > max_groups:
+        group = pd.Series("all", index=req.index)
+    col = req[by] if by else group
+    order = ([str(c) for c in col.cat.categories] if isinstance(col.dtype, pd.CategoricalDtype)
+             else sorted(group.unique()))  # categories keep the scenario's order
+    if group.nunique() == 1:
+        order = list(group.unique())
+    result: dict[str, dict[str, np.ndarray]] = {}
+    for stage in STAGES:
+        decided = out[stage].notna().to_numpy()
+        t = (req[STAGE_COLUMNS[stage]] - req["created_min"]).to_numpy(float)
+        g = group.to_numpy()
+        result[stage] = {labels.get(k, k): t[decided & (g == k)]
+                         for k in order if (decided & (g == k)).any()}
+    return result
+
+
+def stage_cdf(exp: ExperimentResult, rule: str | None = None,
+              by: str | None = "community_type") -> Figure:
+    """Empirical CDF of each stage's time per community type, targets marked."""
+    r = _rule(exp, rule)
+    note = "" if r.calendar == "24h" else " (wall-clock; the rule counts business hours)"
+    return plot_stage_cdf(
+        stage_times_by_group(exp, by, rule), _targets(r),
+        title=f"{plain(exp.scenario.name, 'scenario')}: time from arrival to each stage"
+              + note)
+
+
+# --------------------------------------------------------------------------- staff load
+@_styled
+def plot_utilisation(util: pd.DataFrame, specs: Mapping[str, str] | None = None,
+                     max_rows: int = 40, title: str = "Staff utilisation") -> Figure:
+    """Heatmap of the busy share of on-duty staff, pool × hour of day.
+
+    ``util`` is :meth:`ExperimentResult.utilisation`.  With more than ``max_rows`` pools
+    (a zone of hundreds of communities) rows are pool specs (the scenario's ``staff``
+    entries) and cells the mean over their pools.
+    """
+    d = util[util["hour"] != "all"].astype({"pool": str, "kind": str, "hour": str})
+    d["h"] = d["hour"].astype(int)
+    d["spec"] = d["pool"].map(specs or {}).fillna(d["pool"].str.split("@").str[0])
+    d["korder"] = d["kind"].map({k: i for i, k in enumerate(KIND_ORDER)}).fillna(9)
+    n_pools = d["pool"].nunique()
+    aggregate = n_pools > max_rows
+    key = ["korder", "kind", "spec"] if aggregate else ["korder", "kind", "pool"]
+    grid = d.groupby([*key, "h"])["utilisation"].mean().unstack("h").reindex(
+        columns=range(24))
+    counts = d.groupby(key)["pool"].nunique()
+    rows = [f"{k[2]} ({counts[k]} pools) · {kind_label(k[1])}" if aggregate else
+            f"{k[2]} · {kind_label(k[1])}" for k in grid.index]
+    fig = Figure(figsize=(11, 1.6 + 0.3 * len(rows)), layout="constrained")
+    ax = fig.add_subplot()
+    cmap = matplotlib.colormaps["viridis"].with_extremes(bad="#d9d9d9")
+    im = ax.imshow(np.ma.masked_invalid(grid.to_numpy(float)), aspect="auto", cmap=cmap,
+                   vmin=0, vmax=1, interpolation="nearest")
+    ax.set_xticks(range(24), [f"{h:02d}" for h in range(24)])
+    ax.set_yticks(range(len(rows)), rows)
+    ax.grid(False)
+    ax.set_xlabel("hour of day (local time)")
+    ax.set_ylabel("staff pool spec" if aggregate else "staff pool")
+    cb = fig.colorbar(im, ax=ax, format=PercentFormatter(1.0, decimals=0), pad=0.01)
+    cb.set_label("busy share of staff on duty (%)")
+    what = f"mean over pools of each spec, {n_pools} pools" if aggregate else "per pool"
+    ax.set_title(f"{title} ({what}; grey: nobody on duty)")
+    return fig
+
+
+def utilisation_heatmap(exp: ExperimentResult, max_rows: int = 40) -> Figure:
+    """Utilisation heatmap, pool (or pool spec, when there are many) × hour of day."""
+    specs = dict(zip(exp.pools["pool"].astype(str), exp.pools["spec"].astype(str),
+                     strict=True)) if "spec" in exp.pools else None
+    return plot_utilisation(
+        exp.utilisation(), specs, max_rows,
+        title=f"{plain(exp.scenario.name, 'scenario')}: staff utilisation by hour")
+
+
+@_styled
+def plot_backlog(backlog: pd.DataFrame, warmup_days: float = 0.0,
+                 title: str = "Requests waiting for staff") -> Figure:
+    """Mean number of requests waiting per staff kind over simulated time.
+
+    ``backlog`` is :attr:`ExperimentResult.backlog` (per replication, kind and simulated
+    hour); lines are means over replications, hourly or, past 60 days, daily.
+    """
+    mean = backlog.groupby(["kind", "hour_index"], observed=True).agg(
+        start_min=("start_min", "first"), waiting=("waiting", "mean")).reset_index()
+    mean["day"] = mean["start_min"] / 1440.0
+    long_run = mean["day"].max() > 60
+    fig = Figure(figsize=(11, 4.2), layout="constrained")
+    ax = fig.add_subplot()
+    kinds = sorted(mean["kind"].astype(str).unique(),
+                   key=lambda k: KIND_ORDER.index(k) if k in KIND_ORDER else 9)
+    for kind in kinds:
+        d = mean[mean["kind"] == kind]
+        if long_run:
+            d = d.groupby(np.floor(d["day"])).agg(day=("day", "min"), waiting=("waiting", "mean"))
+        ax.plot(d["day"], d["waiting"], lw=1.1, label=kind_label(kind),
+                drawstyle="steps-post")
+    if warmup_days > 0:
+        ax.axvspan(0, warmup_days, color="#999", alpha=0.15, lw=0, label="warm-up (not measured)")
+    ax.set_xlim(0, max(float(mean["day"].max()) + (1 if long_run else 1 / 24), 1e-9))
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("simulated time (days)")
+    ax.set_ylabel(("daily" if long_run else "hourly") + " mean of requests waiting")
+    n = backlog["replication"].nunique()
+    ax.set_title(f"{title}, by staff kind (mean of {n} replication{'s' * (n != 1)})")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), title="waiting for")
+    return fig
+
+
+def backlog_over_time(exp: ExperimentResult) -> Figure:
+    """Queue length per staff kind over simulated time (mean over replications)."""
+    return plot_backlog(exp.backlog, exp.scenario.run.warmup_days,
+                        title=f"{plain(exp.scenario.name, 'scenario')}: requests waiting")
+
+
+def report_figures(exp: ExperimentResult, rule: str | None = None) -> dict[str, Figure]:
+    """Every figure of the HTML report, by short name, in reading order."""
+    makers: dict[str, Callable[[], Figure]] = {
+        "compliance_by_type": lambda: compliance_by_type(exp, rule),
+        "stage_cdf": lambda: stage_cdf(exp, rule),
+        "compliance_by_hour": lambda: compliance_by_hour(exp, rule),
+        "compliance_by_category": lambda: compliance_by_category(exp, rule),
+        "utilisation": lambda: utilisation_heatmap(exp),
+        "backlog": lambda: backlog_over_time(exp),
+    }
+    return {name: make() for name, make in makers.items()}
+
+
+__all__ = [
+    "backlog_over_time", "bilingual", "category_labels", "cjk_font", "compliance_by_category",
+    "compliance_by_hour", "compliance_by_type", "plot_backlog", "plot_compliance",
+    "plot_hourly_compliance", "plot_stage_cdf", "plot_utilisation", "report_figures",
+    "stage_cdf", "stage_times_by_group", "type_labels", "utilisation_heatmap",
+]

@@ -1,0 +1,124 @@
+"""Levers: named paths into a scenario, and grids of values for them.
+
+A lever path uses the scenario's own field names; list entries are addressed by their
+``name`` (or index), so ``staff.technicians.shifts.day.headcount`` sets the headcount of
+the ``day`` shift of pool ``technicians``.  Two shortcuts:
+
+* ``staff.<pool>.<shift>`` means that shift's ``headcount``;
+* a pool may be named by its ``kind`` when only one pool has that kind
+  (``staff.technician.day``).
+
+Changing a lever never mutates a scenario: :func:`apply` returns a new, re-validated one,
+so a bad value is reported exactly like a bad scenario file.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import yaml
+
+from sim.config import Scenario, ScenarioError, resolved_dict, scenario_from_dict
+
+
+def parse_values(text: str) -> list[Any]:
+    """``1..6`` (inclusive), ``1..9:2`` (step), ``0.5..2:0.5``, or ``a,b,c`` -> a list."""
+    text = text.strip()
+    if ".." in text:
+        lo_s, _, rest = text.partition("..")
+        hi_s, _, step_s = rest.partition(":")
+        try:
+            lo, hi = yaml.safe_load(lo_s), yaml.safe_load(hi_s)
+            step = yaml.safe_load(step_s) if step_s else 1
+        except yaml.YAMLError:
+            lo = hi = step = None
+        nums = (int, float)
+        if not all(isinstance(v, nums) and not isinstance(v, bool) for v in (lo, hi, step)):
+            raise ValueError(f"range {text!r} must look like 1..6 or 0.5..2:0.5")
+        assert isinstance(lo, nums) and isinstance(hi, nums) and isinstance(step, nums)
+        if step <= 0 or hi < lo:
+            raise ValueError(f"range {text!r} needs low <= high and a positive step")
+        count = round((hi - lo) / step + 1e-9) + 1
+        vals = [lo + i * step for i in range(count)]
+        if all(isinstance(v, int) for v in (lo, hi, step)):
+            return [int(v) for v in vals]
+        return [round(float(v), 12) for v in vals]
+    parts = [p for p in text.split(",") if p.strip()]
+    if not parts:
+        raise ValueError("no values given")
+    try:
+        return [yaml.safe_load(p) for p in parts]
+    except yaml.YAMLError as err:
+        raise ValueError(f"cannot read values {text!r}: {err}") from None
+
+
+def parse_vary(spec: str) -> tuple[str, list[Any]]:
+    """``path=values`` -> (path, values)."""
+    path, sep, values = spec.partition("=")
+    if not sep or not path.strip():
+        raise ValueError(f"{spec!r}: expected PATH=VALUES, e.g. staff.technicians.day=1..6")
+    return path.strip(), parse_values(values)
+
+
+def _child(node: Any, token: str, where: str) -> tuple[Any, Any]:
+    """(container, key) of ``token`` inside ``node``."""
+    if isinstance(node, dict):
+        if token in node:
+            return node, token
+        raise KeyError(f"{where}: no field {token!r} (fields: {', '.join(map(str, node))})")
+    if isinstance(node, list):
+        named = [i for i, e in enumerate(node) if isinstance(e, dict) and e.get("name") == token]
+        if len(named) == 1:
+            return node, named[0]
+        kinds = [i for i, e in enumerate(node) if isinstance(e, dict) and e.get("kind") == token]
+        if len(kinds) == 1:
+            return node, kinds[0]
+        if token.isdigit() and int(token) < len(node):
+            return node, int(token)
+        names = [str(e.get("name")) for e in node if isinstance(e, dict)]
+        extra = " (several pools have that kind: name one)" if len(kinds) > 1 else ""
+        raise KeyError(f"{where}: no entry named {token!r}{extra} (entries: {', '.join(names)})")
+    raise KeyError(f"{where}: {token!r} goes below a plain value")
+
+
+def set_path(data: dict[str, Any], path: str, value: Any) -> None:
+    """Set ``path`` in plain scenario data (see module docstring for the syntax)."""
+    tokens = path.split(".")
+    node: Any = data
+    where = ""
+    for i, tok in enumerate(tokens):
+        container, key = _child(node, tok, where or "(top level)")
+        where = f"{where}.{tok}" if where else tok
+        node = container[key]
+        last = i == len(tokens) - 1
+        if last:
+            if isinstance(node, dict) and "headcount" in node:  # a shift: its headcount
+                node["headcount"] = value
+            elif isinstance(node, dict | list):
+                raise KeyError(f"{where}: names a whole section, not a value")
+            else:
+                container[key] = value
+            return
+        if tokens[0] == "staff" and i == 1 and isinstance(node, dict) and len(tokens) == 3:
+            node = node["shifts"]  # shortcut staff.<pool>.<shift>
+
+
+def apply(base: Scenario, updates: Mapping[str, Any], source: str = "--vary") -> Scenario:
+    """A new scenario with ``updates`` (path -> value) applied and re-validated."""
+    data = copy.deepcopy(resolved_dict(base))
+    for path, value in updates.items():
+        try:
+            set_path(data, path, value)
+        except KeyError as err:
+            raise ScenarioError(f"{source} {path}: {err.args[0]}") from None
+    where = ", ".join(f"{k}={v}" for k, v in updates.items())
+    return scenario_from_dict(data, f"{source} {where}")
+
+
+def grid(levers: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
+    """Every combination of lever values, in a stable order."""
+    names = list(levers)
+    return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*levers.values())]

@@ -1,0 +1,283 @@
+"""Staffing sweeps: grids of frozen scenarios, paired replications, checkpoint/resume.
+
+Every grid point is a new scenario built by :func:`sim.levers.apply`; every point runs
+the same replication indices with the same seed, so differences between points are
+paired (common random numbers).  A replication is reduced to a small table of compliance
+per community type and stage as soon as it finishes (:func:`replication_summary`); the
+full request records are not kept.
+
+With an ``outdir``, each point is written to ``points/pNNNNN.parquet`` atomically the
+moment its last replication finishes, and ``--resume`` skips the points already there:
+killing a sweep at any moment and resuming gives the same final tables as an
+uninterrupted run, because a replication's result depends only on (scenario, seed,
+index).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.config import Scenario, resolved_dict
+from sim.executors import Executor, make_executor
+from sim.experiment import OUTCOME_STAGES, ExperimentResult, summarise
+from sim.io import atomic_write_frame, atomic_write_text
+from sim.levers import apply, grid
+from sim.model import simulate
+from sim.staff import weekly_cost
+
+ALL = "all"
+
+
+def staffing_cost_per_week(scenario: Scenario) -> float:
+    """Weekly cost of all staff: hourly cost x on-duty staff-hours x cost factor, summed
+    over every run-time pool (a community-scope pool counts once per community)."""
+    from sim.model import pool_instances
+
+    communities = list(scenario.expanded_communities())
+    return float(sum(weekly_cost(spec) for _, spec, _ in pool_instances(scenario, communities)))
+
+
+def replication_summary(scenario: Scenario, seed: int, replication: int) -> pd.DataFrame:
+    """Run one replication; return compliance per community type (and ``all``) x stage.
+
+    Columns: ``replication, community_type, stage, compliance, requests, unknown``.
+    """
+    res = simulate(scenario, seed, replication)
+    exp = ExperimentResult.from_results(scenario, seed, [res])
+    parts = [exp.compliance(None), exp.compliance("community_type")]
+    table = pd.concat(parts, ignore_index=True)
+    table = table.rename(columns={"group": "community_type", "mean": "compliance"})
+    table.insert(0, "replication", replication)
+    return table[["replication", "community_type", "stage", "compliance", "requests",
+                  "unknown"]]
+
+
+def aggregate(tidy: pd.DataFrame, keys: Sequence[str], level: float = 0.95) -> pd.DataFrame:
+    """Mean and CI across replications of ``compliance`` per ``keys`` + type + stage."""
+    k = [*keys, "community_type", "stage"]
+    out = summarise(tidy.dropna(subset=["compliance"]), k, "compliance", level)
+    counts = tidy.groupby(k, observed=True)[["requests", "unknown"]].sum().reset_index()
+    return out.merge(counts, on=k, how="left")
+
+
+def max_halfwidth(tidy: pd.DataFrame, level: float = 0.95) -> float:
+    """Largest CI half-width over every community type x stage of one point."""
+    agg = aggregate(tidy, [], level)
+    hw = agg["halfwidth"].to_numpy(dtype=float)
+    if len(hw) == 0 or np.isnan(hw).any():
+        return math.inf
+    return float(hw.max())
+
+
+@dataclass
+class Point:
+    """One grid point: its lever values, scenario and replications run so far."""
+
+    index: int
+    levers: dict[str, Any]
+    scenario: Scenario
+    results: dict[int, pd.DataFrame] = field(default_factory=dict)
+    pending: set[int] = field(default_factory=set)
+
+    @property
+    def name(self) -> str:
+        return f"p{self.index:05d}"
+
+    def tidy(self) -> pd.DataFrame:
+        frames = [self.results[r] for r in sorted(self.results)]
+        df = pd.concat(frames, ignore_index=True)
+        for j, (k, v) in enumerate(self.levers.items()):
+            df.insert(j, k, v)
+        df.insert(0, "point", self.index)
+        df["weekly_cost"] = staffing_cost_per_week(self.scenario)
+        return df
+
+
+@dataclass
+class SweepResult:
+    """The tidy table (point x replication x community type x stage) and its summary."""
+
+    levers: list[str]
+    tidy: pd.DataFrame
+    replications_run: int
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """Mean and 95% CI per point x community type x stage, with lever values."""
+        keys = ["point", *self.levers, "weekly_cost"]
+        return aggregate(self.tidy, keys).sort_values(keys).reset_index(drop=True)
+
+
+def _sweep_key(base: Scenario, levers: Mapping[str, Sequence[Any]], seed: int,
+               replications: int, target_halfwidth: float | None, max_reps: int) -> str:
+    blob = json.dumps({"scenario": resolved_dict(base), "levers": {k: list(v) for k, v in
+                       levers.items()}, "seed": seed, "replications": replications,
+                       "target_halfwidth": target_halfwidth, "max_replications": max_reps},
+                      sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def run_points(
+    points: list[Point],
+    seed: int,
+    replications: int,
+    executor: Executor,
+    target_halfwidth: float | None = None,
+    max_replications: int = 100,
+    on_point: Callable[[Point], None] | None = None,
+    on_replication: Callable[[Point, int], None] | None = None,
+) -> None:
+    """Run replications of every point until done (or precise enough), in parallel.
+
+    Replications ``0..replications-1`` of every point are submitted first.  With a
+    ``target_halfwidth``, a point whose widest CI is still wider gets more replications
+    (estimated from the 1/sqrt(n) law, at most ``max_replications`` in all).
+    """
+    handles: dict[Any, tuple[Point, int]] = {}
+
+    def submit(p: Point, reps: range) -> None:
+        for r in reps:
+            p.pending.add(r)
+            h = executor.submit(replication_summary, p.scenario, seed, r)
+            handles[h] = (p, r)
+
+    for p in points:
+        submit(p, range(replications))
+    while handles:
+        for h, result in executor.as_completed(set(handles)):
+            p, r = handles.pop(h)
+            p.pending.discard(r)
+            p.results[r] = result
+            if on_replication:
+                on_replication(p, r)
+            if p.pending:
+                continue
+            if target_halfwidth is not None and len(p.results) < max_replications:
+                n = len(p.results)
+                hw = max_halfwidth(p.tidy())
+                if hw > target_halfwidth:
+                    want = n * (hw / target_halfwidth) ** 2 if math.isfinite(hw) else 2 * n
+                    more = int(min(max_replications, max(n + 2, math.ceil(want)))) - n
+                    submit(p, range(n, n + more))
+                    break  # new handles: wait on the enlarged set
+            if on_point:
+                on_point(p)
+
+
+def sweep(
+    scenario: Scenario,
+    levers: Mapping[str, Sequence[Any]],
+    replications: int = 10,
+    seed: int | None = None,
+    jobs: int | None = None,
+    dask: str | None = None,
+    outdir: str | Path | None = None,
+    resume: bool = False,
+    target_halfwidth: float | None = None,
+    max_replications: int = 100,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> SweepResult:
+    """Run ``replications`` of every combination of ``levers`` (path -> values).
+
+    Parameters
+    ----------
+    scenario:
+        The base scenario; it is never modified.
+    levers:
+        Lever path -> list of values (see :mod:`sim.levers`).
+    replications:
+        Replications per point (the first batch when ``target_halfwidth`` is set).
+    seed:
+        Root seed; default the scenario's.  Every point uses the same replication seeds.
+    jobs, dask:
+        Local worker processes (default: one per core) or a Dask address
+        (``"local"`` or ``"tcp://host:port"``).  Results do not depend on them.
+    outdir, resume:
+        Write each finished point at once; with ``resume``, skip points already written
+        by an earlier run of the same sweep.
+    target_halfwidth, max_replications:
+        Add replications per point until every compliance CI half-width is at most this.
+    progress:
+        Called as ``progress(kind, done, total)`` with kind ``"points"`` or
+        ``"replications"``.
+
+    Returns
+    -------
+    SweepResult
+        ``.tidy`` (one row per point x replication x community type x stage) and
+        ``.summary`` (mean and 95% CI per point).
+    """
+    seed = scenario.run.seed if seed is None else seed
+    combos = grid(levers)
+    points = [Point(i, c, apply(scenario, c)) for i, c in enumerate(combos)]
+    out = Path(outdir) if outdir is not None else None
+    done: dict[int, pd.DataFrame] = {}
+    if out is not None:
+        key = _sweep_key(scenario, levers, seed, replications, target_halfwidth,
+                         max_replications)
+        manifest = out / "sweep.json"
+        if manifest.exists() and not resume:
+            raise FileExistsError(f"{out}: already holds a sweep; use --resume or another -o")
+        if manifest.exists():
+            old = json.loads(manifest.read_text())
+            if old.get("key") != key:
+                raise ValueError(f"{out}: holds a different sweep (scenario, levers, seed or "
+                                 "replications changed); use another -o")
+            for p in points:
+                f = out / "points" / f"{p.name}.parquet"
+                if f.exists():
+                    done[p.index] = pd.read_parquet(f)
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(manifest, json.dumps(
+            {"key": key, "seed": seed, "replications": replications,
+             "levers": {k: list(v) for k, v in levers.items()}, "points": len(points)},
+            indent=2, default=str) + "\n")
+    todo = [p for p in points if p.index not in done]
+    total_reps = replications * len(todo)
+    counter = {"points": len(done), "replications": 0}
+    if progress:
+        progress("points", counter["points"], len(points))
+
+    def on_rep(p: Point, r: int) -> None:
+        counter["replications"] += 1
+        if progress:
+            progress("replications", counter["replications"],
+                     max(total_reps, counter["replications"]))
+
+    def on_point(p: Point) -> None:
+        df = p.tidy()
+        done[p.index] = df
+        if out is not None:
+            atomic_write_frame(out / "points" / f"{p.name}.parquet", df)
+        counter["points"] += 1
+        if progress:
+            progress("points", counter["points"], len(points))
+
+    if todo:
+        executor = make_executor(jobs, dask)
+        try:
+            run_points(todo, seed, replications, executor, target_halfwidth,
+                       max_replications, on_point, on_rep)
+        finally:
+            executor.close()
+    tidy = pd.concat([done[i] for i in sorted(done)], ignore_index=True)
+    result = SweepResult(list(levers), tidy, counter["replications"])
+    if out is not None:
+        atomic_write_frame(out / "sweep_tidy.parquet", tidy)
+        atomic_write_frame(out / "sweep_tidy.csv", tidy)
+        summary = result.summary
+        atomic_write_frame(out / "sweep_summary.parquet", summary)
+        atomic_write_frame(out / "sweep_summary.csv", summary)
+    return result
+
+
+__all__ = ["OUTCOME_STAGES", "SweepResult", "aggregate", "replication_summary", "sweep"]

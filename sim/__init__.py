@@ -13,21 +13,49 @@ Public API::
 stay importable as ``from sim.sweep import ...``.
 """
 
+from importlib import import_module
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _version
+from typing import TYPE_CHECKING, Any
 
-from sim.compare import compare
 from sim.config import Scenario, ScenarioError, load_scenario
-from sim.experiment import ExperimentResult, replicate
-from sim.model import simulate
-from sim.optimize import OptimizeResult, optimize
-from sim.records import SimulationResult
-from sim.sweep import SweepResult, sweep
+
+if TYPE_CHECKING:
+    from sim.compare import compare
+    from sim.experiment import ExperimentResult, replicate
+    from sim.model import simulate
+    from sim.optimize import OptimizeResult, optimize
+    from sim.records import SimulationResult
+    from sim.sweep import SweepResult, sweep
+
+# Heavy parts (numpy/pandas/scipy/simpy) load on first use, so `sim validate` and
+# `sim --help` start fast.
+_LAZY = {
+    "compare": "sim.compare",
+    "ExperimentResult": "sim.experiment",
+    "replicate": "sim.experiment",
+    "simulate": "sim.model",
+    "OptimizeResult": "sim.optimize",
+    "optimize": "sim.optimize",
+    "SimulationResult": "sim.records",
+    "SweepResult": "sim.sweep",
+    "sweep": "sim.sweep",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'sim' has no attribute {name!r}")
+
 
 try:
     __version__ = _version("sim2341")
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0+unknown"
+
 __all__ = [
     "ExperimentResult",
     "OptimizeResult",

@@ -80,6 +80,8 @@ def run(
     by: Annotated[
         str, typer.Option(help="breakdown shown in the terminal summary")
     ] = "community_type",
+    report: Annotated[bool, typer.Option("--report", help="also write OUTDIR/report.html "
+                                         "(one self-contained page; see `sim report`)")] = False,
 ) -> None:
     """Run replications of a scenario and write the results to OUTDIR."""
     from sim import __version__
@@ -135,8 +137,28 @@ def run(
     manifest["replications_finished"] = exp.replications
     write_outputs(outdir, exp, manifest)
     _print_summary(exp, by, outdir)
+    if report:
+        _write_report(outdir)
     if interrupted:
         raise typer.Exit(130)
+
+
+@app.command("report")
+def report_cmd(
+    outdir: Annotated[Path, typer.Argument(help="a run directory written by `sim run`")],
+) -> None:
+    """Write OUTDIR/report.html: one self-contained page (tables and figures) to share."""
+    _write_report(outdir)
+
+
+def _write_report(outdir: Path) -> None:
+    from sim.html_report import ReportError, write_report
+
+    try:
+        path = write_report(outdir)
+    except ReportError as e:
+        raise _fail(str(e)) from None
+    out.print(f"Report: {path}")
 
 
 def _print_summary(exp: ExperimentResult, by: str, outdir: Path) -> None:

@@ -15,7 +15,6 @@ from typing import Annotated, Literal
 import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from scipy.special import ndtri
 
 FloatArray = NDArray[np.float64]
 
@@ -54,6 +53,8 @@ class LogNormal(_Dist):
         return self.mean_min
 
     def ppf(self, u: FloatArray) -> FloatArray:
+        from scipy.special import ndtri  # imported here: keeps `sim validate` fast
+
         sigma2 = math.log1p(self.cv**2)
         mu = math.log(self.mean_min) - sigma2 / 2
         return np.exp(mu + math.sqrt(sigma2) * ndtri(u))

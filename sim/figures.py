@@ -205,10 +205,11 @@ def plot_compliance(
         ax.barh(y, np.nan_to_num(mean), xerr=_clipped_errors(d), color=STAGE_COLORS[stage],
                 alpha=0.8, capsize=2.5, error_kw={"elinewidth": 1, "ecolor": "#333"})
         for yi, m in zip(y, mean, strict=True):
+            # at the bar's foot: the whisker is at its end
+            inside = not np.isnan(m) and m >= 0.2
             text = "n/a" if np.isnan(m) else f"{100 * m:.0f}%"
-            ax.text(0.02 if np.isnan(m) else min(m, 1.0) - 0.02, yi, text, va="center",
-                    ha="left" if np.isnan(m) else "right", fontsize=8,
-                    color="#333" if np.isnan(m) else "white")
+            ax.text(0.02 if inside or np.isnan(m) else m + 0.02, yi, text, va="center",
+                    ha="left", fontsize=8, color="white" if inside else "#333")
         ax.set_xlim(0, 1.0)
         ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
         ax.set_xticks([0, 0.5, 1.0])
@@ -289,10 +290,11 @@ def plot_hourly_compliance(
         vol.bar(hours, per.to_numpy(float), color="#888", width=0.8)
         vol.set_title("requests arriving in each hour")
         vol.set_ylabel(label)
-    for ax in axes:
+    for i, ax in enumerate(axes):
         ax.set_xlim(-0.5, 23.5)
         ax.set_xticks(range(0, 24, 3), [f"{h:02d}" for h in range(0, 24, 3)])
-        ax.set_xlabel("hour of arrival (local time)")
+        if i >= 3:
+            ax.set_xlabel("hour of arrival (local time)")
     fig.suptitle(title + " (mean; band: 95% CI across replications)", fontsize=11.5)
     return fig
 
@@ -437,9 +439,13 @@ def plot_utilisation(util: pd.DataFrame, specs: Mapping[str, str] | None = None,
     key = ["korder", "kind", "spec"] if aggregate else ["korder", "kind", "pool"]
     grid = d.groupby([*key, "h"])["utilisation"].mean().unstack("h").reindex(
         columns=range(24))
-    counts = d.groupby(key)["pool"].nunique()
-    rows = [f"{k[2]} ({counts[k]} pools) · {kind_label(k[1])}" if aggregate else
-            f"{k[2]} · {kind_label(k[1])}" for k in grid.index]
+    counts = {k: int(v) for k, v in d.groupby(key)["pool"].nunique().items()}
+    def row_label(k: tuple[Any, ...]) -> str:
+        n = counts[k]
+        size = f" ({n} pool{'s' * (n != 1)})" if aggregate else ""
+        return f"{k[2]}{size} · {kind_label(str(k[1]))}"
+
+    rows = [row_label(tuple(k)) for k in grid.index]
     fig = Figure(figsize=(11, 1.6 + 0.3 * len(rows)), layout="constrained")
     ax = fig.add_subplot()
     cmap = matplotlib.colormaps["viridis"].with_extremes(bad="#d9d9d9")
@@ -508,20 +514,12 @@ def backlog_over_time(exp: ExperimentResult) -> Figure:
 
 def report_figures(exp: ExperimentResult, rule: str | None = None) -> dict[str, Figure]:
     """Every figure of the HTML report, by short name, in reading order."""
-    makers: dict[str, Callable[[], Figure]] = {
-        "compliance_by_type": lambda: compliance_by_type(exp, rule),
-        "stage_cdf": lambda: stage_cdf(exp, rule),
-        "compliance_by_hour": lambda: compliance_by_hour(exp, rule),
-        "compliance_by_category": lambda: compliance_by_category(exp, rule),
-        "utilisation": lambda: utilisation_heatmap(exp),
-        "backlog": lambda: backlog_over_time(exp),
+    return {
+        "compliance_by_type": compliance_by_type(exp, rule),
+        "stage_cdf": stage_cdf(exp, rule),
+        "compliance_by_hour": compliance_by_hour(exp, rule),
+        "compliance_by_category": compliance_by_category(exp, rule),
+        "utilisation": utilisation_heatmap(exp),
+        "backlog": backlog_over_time(exp),
     }
-    return {name: make() for name, make in makers.items()}
 
-
-__all__ = [
-    "backlog_over_time", "bilingual", "category_labels", "cjk_font", "compliance_by_category",
-    "compliance_by_hour", "compliance_by_type", "plot_backlog", "plot_compliance",
-    "plot_hourly_compliance", "plot_stage_cdf", "plot_utilisation", "report_figures",
-    "stage_cdf", "stage_times_by_group", "type_labels", "utilisation_heatmap",
-]

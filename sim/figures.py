@@ -459,7 +459,7 @@ def plot_utilisation(util: pd.DataFrame, specs: Mapping[str, str] | None = None,
     cb = fig.colorbar(im, ax=ax, format=PercentFormatter(1.0, decimals=0), pad=0.01)
     cb.set_label("busy share of staff on duty (%)")
     what = f"mean over pools of each spec, {n_pools} pools" if aggregate else "per pool"
-    ax.set_title(f"{title} ({what}; grey: nobody on duty)")
+    ax.set_title(f"{title}\n({what}; grey: nobody on duty)")
     return fig
 
 

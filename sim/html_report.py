@@ -216,8 +216,10 @@ def _facts(exp: ExperimentResult, manifest: Mapping[str, Any]) -> str:
     facts = {
         "scenario": sc.name + (f" ({manifest['scenario']})" if "scenario" in manifest else ""),
         "communities": f"{sum(1 for _ in sc.expanded_communities())}",
-        "simulated horizon": f"{run.horizon_days:g} days, of which the first "
-                             f"{run.warmup_days:g} are warm-up (not measured)",
+        "simulated horizon": f"{run.horizon_days:g} days" + (
+            (f", of which the first {run.warmup_days:g} days are" if run.warmup_days != 1
+             else ", of which the first day is") + " warm-up (not measured)"
+            if run.warmup_days else ""),
         "replications": f"{exp.replications} finished of {requested} requested",
         "seed": str(exp.seed),
         "SLA rules": rules,

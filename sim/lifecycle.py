@@ -89,7 +89,7 @@ class Engine:
         env: simpy.Environment,
         req: RequestTable,
         routes: list[list[list[Pool]]],
-        deadlines: list[list[float]] | None,
+        deadlines: list[np.ndarray] | None,
         travel_override: dict[int, list[float]],
         horizon_min: float,
         raise_priority: bool,
@@ -163,7 +163,7 @@ class Engine:
         if len(tiers) > 1:
             Timeout(env, tiers[1].spec.borrow_after_min, w).callbacks.append(self._borrow)
         if self.deadlines is not None:
-            due = self.deadlines[stage][rid] - env.now
+            due = float(self.deadlines[stage][rid]) - env.now
             if due < math.inf:
                 Timeout(env, due if due > 0 else 0.0, w).callbacks.append(self._escalate)
 

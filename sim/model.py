@@ -119,7 +119,7 @@ def _routes(
     return [[table[key] for key in keys] for table in per_key]
 
 
-def _deadlines(scenario: Scenario, req: RequestTable) -> list[list[float]] | None:
+def _deadlines(scenario: Scenario, req: RequestTable) -> list[np.ndarray] | None:
     if not scenario.escalation.enabled:
         return None
     cat_names = np.array(list(scenario.categories))
@@ -138,7 +138,7 @@ def _deadlines(scenario: Scenario, req: RequestTable) -> list[list[float]] | Non
             )
             if m.any():
                 due[m] = deadlines(req.created_min[m], target, rule, scenario)
-        out.append(due.tolist())
+        out.append(due)  # numpy, not a list: only read for requests that must queue
     return out
 
 
@@ -160,7 +160,7 @@ def simulate(
     -------
     SimulationResult
         ``.requests`` has one row per request (including those still open at the
-        horizon); ``.pool_log`` and ``.pools`` describe staff load.
+        horizon); ``.pools``, ``.load`` and ``.backlog`` describe staff load.
     """
     seed = scenario.run.seed if seed is None else seed
     communities = list(scenario.expanded_communities())
@@ -194,10 +194,16 @@ def run_requests(
     for lst in tiers_of.values():
         lst.sort(key=lambda p: scope_rank[p.scope])
 
+    # pools sent from further away travel by their own distribution (same uniforms, so
+    # common random numbers hold); pools sharing a distribution share one list
     travel_override: dict[int, list[float]] = {}
+    by_dist: dict[str, list[float]] = {}
     for p in pools:
         if p.spec.travel_time is not None:
-            travel_override[p.index] = p.spec.travel_time.ppf(req.travel_u).tolist()
+            key = p.spec.travel_time.model_dump_json()
+            if key not in by_dist:
+                by_dist[key] = p.spec.travel_time.ppf(req.travel_u).tolist()
+            travel_override[p.index] = by_dist[key]
 
     engine = Engine(
         env,

@@ -128,9 +128,10 @@ def load_frames(scenario: Scenario, pools: list[Pool]) -> tuple[pd.DataFrame, pd
     hod = ((run.start_offset_min // 60 + np.arange(n_hours)) % 24).astype(np.int64)
     after = edges[:-1] >= run.warmup_min
     width = np.diff(edges)
-    rows = []
     kinds: dict[str, NDArray[np.float64]] = {}
-    for p in pools:
+    observed = np.bincount(hod[after], weights=width[after], minlength=24)
+    sums = np.empty((len(pools), 3, 24))
+    for i, p in enumerate(pools):
         log = np.frombuffer(p.log, dtype=np.float64).reshape(-1, 4)
         t, busy, waiting, cap = log[:, 0], log[:, 1], log[:, 2], log[:, 3]
         per_hour = np.stack([
@@ -140,15 +141,19 @@ def load_frames(scenario: Scenario, pools: list[Pool]) -> tuple[pd.DataFrame, pd
         ])
         acc = kinds.setdefault(p.kind, np.zeros((3, n_hours)))
         acc += per_hour
-        for metric_i, metric in enumerate(("busy_min", "on_duty_min", "queue_min")):
-            sums = np.bincount(hod[after], weights=per_hour[metric_i][after], minlength=24)
-            if metric_i == 0:
-                observed = np.bincount(hod[after], weights=width[after], minlength=24)
-                block = {"pool": p.name, "kind": p.kind, "scope": p.scope,
-                         "hour": np.arange(24), "observed_min": observed}
-            block[metric] = sums
-        rows.append(pd.DataFrame(block))
-    load = pd.concat(rows, ignore_index=True)
+        for m in range(3):
+            sums[i, m] = np.bincount(hod[after], weights=per_hour[m][after], minlength=24)
+    n = len(pools)
+    load = pd.DataFrame({
+        "pool": np.repeat([p.name for p in pools], 24),
+        "kind": np.repeat([p.kind for p in pools], 24),
+        "scope": np.repeat([p.scope for p in pools], 24),
+        "hour": np.tile(np.arange(24), n),
+        "observed_min": np.tile(observed, n),
+        "busy_min": sums[:, 0].ravel(),
+        "on_duty_min": sums[:, 1].ravel(),
+        "queue_min": sums[:, 2].ravel(),
+    })
     backlog = pd.concat(
         [
             pd.DataFrame({

@@ -1,0 +1,94 @@
+"""Sweep speed-up on 2 workers vs 1, and the optimiser's replications vs a grid search.
+
+Both comparisons run side by side in one process, on the same scenario and seeds:
+
+    python benchmarks/bench_sweep.py [--days 180] [--reps 4] [--workers 2]
+
+Part 1 runs the same sweep serially and on a local process pool (and, with ``--dask``,
+on a Dask LocalCluster), checks the tables are identical, and prints wall times and the
+speed-up.  Part 2 runs ``sim.optimize`` and a plain grid search over the same levers and
+prints how many replications each simulated to reach its answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import pandas as pd
+
+import sim
+from sim.optimize import grid_search
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _scenario(days: float) -> sim.Scenario:
+    sc = sim.load_scenario(ROOT / "scenarios" / "quanxueli.yaml")
+    return sc.model_copy(update={"run": sc.run.model_copy(update={"horizon_days": days})})
+
+
+def speedup(days: float, reps: int, workers: int, dask: bool) -> None:
+    sc = _scenario(days)
+    levers = {"staff.technicians.day": [2, 3], "staff.technicians.evening": [1, 2]}
+    tasks = reps * 4
+    print(f"sweep: 4 points x {reps} replications of {days:g} days of Quanxueli")
+    t0 = time.perf_counter()
+    serial = sim.sweep(sc, levers, replications=reps, jobs=1)
+    t1 = time.perf_counter()
+    pool = sim.sweep(sc, levers, replications=reps, jobs=workers)
+    t2 = time.perf_counter()
+    pd.testing.assert_frame_equal(serial.tidy, pool.tidy)
+    print(f"  1 worker : {t1 - t0:7.2f} s  ({tasks / (t1 - t0):.2f} replications/s)")
+    print(f"  {workers} workers: {t2 - t1:7.2f} s  ({tasks / (t2 - t1):.2f} replications/s)")
+    print(f"  speed-up : {(t1 - t0) / (t2 - t1):.2f}x   (identical tables: yes)")
+    if dask:
+        t3 = time.perf_counter()
+        dk = sim.sweep(sc, levers, replications=reps, jobs=workers, dask="local")
+        t4 = time.perf_counter()
+        pd.testing.assert_frame_equal(serial.tidy, dk.tidy)
+        print(f"  dask local ({workers} workers, incl. cluster start): {t4 - t3:7.2f} s  "
+              f"speed-up {(t1 - t0) / (t4 - t3):.2f}x")
+
+
+def optimiser_vs_grid(reps: int, workers: int) -> None:
+    sc = _scenario(28)
+    levers = {"staff.technicians.day": list(range(1, 7)),
+              "staff.technicians.evening": list(range(0, 4)),
+              "staff.cadres.office": list(range(1, 5))}
+    targets = {"respond": 0.95, "onsite": 0.80, "finish": 0.85, "plan": 0.85}
+    size = 6 * 4 * 4
+    print(f"\noptimiser vs grid: 3 levers, {size} staffing points, {reps} replications each")
+    t0 = time.perf_counter()
+    opt = sim.optimize(sc, levers, targets, replications=reps, jobs=workers)
+    t1 = time.perf_counter()
+    grid = grid_search(sc, levers, targets, replications=reps, jobs=workers)
+    t2 = time.perf_counter()
+    g = grid.best.values if grid.best else None
+    print(f"  analytic (Erlang C) start : {opt.start}")
+    print(f"  optimiser answer          : {opt.first_choice} (after confirmation: "
+          f"{opt.best.values if opt.best else None}, confirmed={opt.confirmed})")
+    print(f"  grid-search answer        : {g}")
+    print(f"  same answer               : {opt.first_choice == g}")
+    print(f"  replications simulated    : optimiser {opt.replications_run} "
+          f"(incl. {reps} confirmation) vs grid {grid.replications_run} "
+          f"-> {grid.replications_run / opt.replications_run:.1f}x fewer")
+    print(f"  wall time                 : optimiser {t1 - t0:.1f} s vs grid {t2 - t1:.1f} s")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--days", type=float, default=180.0)
+    ap.add_argument("--reps", type=int, default=4)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--dask", action="store_true", help="also time a Dask LocalCluster")
+    ap.add_argument("--skip-optimiser", action="store_true")
+    args = ap.parse_args()
+    speedup(args.days, args.reps, args.workers, args.dask)
+    if not args.skip_optimiser:
+        optimiser_vs_grid(6, args.workers)
+
+
+if __name__ == "__main__":
+    main()

@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 import sim
-from sim.optimize import grid_search
+from sim.optimiser import grid_search
 
 ROOT = Path(__file__).resolve().parents[1]
 

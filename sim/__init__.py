@@ -9,8 +9,7 @@ Public API::
     optimize(scenario, levers, targets, ...) -> OptimizeResult     (cheapest staffing)
     compare(base, alternative, ...)          -> DataFrame          (paired differences)
 
-``sim.sweep``, ``sim.optimize`` and ``sim.compare`` are the functions; their modules
-stay importable as ``from sim.sweep import ...``.
+The functions live in the modules ``sim.sweeps``, ``sim.optimiser`` and ``sim.comparison``.
 """
 
 from importlib import import_module
@@ -21,25 +20,25 @@ from typing import TYPE_CHECKING, Any
 from sim.config import Scenario, ScenarioError, load_scenario
 
 if TYPE_CHECKING:
-    from sim.compare import compare
+    from sim.comparison import compare
     from sim.experiment import ExperimentResult, replicate
     from sim.model import simulate
-    from sim.optimize import OptimizeResult, optimize
+    from sim.optimiser import OptimizeResult, optimize
     from sim.records import SimulationResult
-    from sim.sweep import SweepResult, sweep
+    from sim.sweeps import SweepResult, sweep
 
 # Heavy parts (numpy/pandas/scipy/simpy) load on first use, so `sim validate` and
 # `sim --help` start fast.
 _LAZY = {
-    "compare": "sim.compare",
+    "compare": "sim.comparison",
     "ExperimentResult": "sim.experiment",
     "replicate": "sim.experiment",
     "simulate": "sim.model",
-    "OptimizeResult": "sim.optimize",
-    "optimize": "sim.optimize",
+    "OptimizeResult": "sim.optimiser",
+    "optimize": "sim.optimiser",
     "SimulationResult": "sim.records",
-    "SweepResult": "sim.sweep",
-    "sweep": "sim.sweep",
+    "SweepResult": "sim.sweeps",
+    "sweep": "sim.sweeps",
 }
 
 

@@ -1,7 +1,8 @@
 """Command line for staffing research: ``sim sweep``, ``sim optimize``, ``sim compare``.
 
 Registered on the main ``sim`` app by :mod:`sim.cli`; thin wrappers over
-:func:`sim.sweep.sweep`, :func:`sim.optimize.optimize` and :func:`sim.compare.compare`.
+:func:`sim.sweeps.sweep`, :func:`sim.optimiser.optimize` and
+:func:`sim.comparison.compare`.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def sweep_cmd(
     max_replications: Annotated[int, typer.Option(min=2)] = 100,
 ) -> None:
     """Run a staffing grid with common random numbers; every point is saved as it ends."""
-    from sim.sweep import sweep
+    from sim.sweeps import sweep
 
     cli = _cli()
     sc = cli._load(scenario)
@@ -140,7 +141,7 @@ def optimize_cmd(
 ) -> None:
     """Find the cheapest staffing whose lower confidence bounds meet the targets."""
     from sim.io import atomic_write_frame
-    from sim.optimize import optimize
+    from sim.optimiser import optimize
 
     cli = _cli()
     sc = cli._load(scenario)
@@ -185,7 +186,7 @@ def compare_cmd(
     output: Annotated[Path | None, typer.Option("-o", "--output", help="CSV file")] = None,
 ) -> None:
     """Paired difference in compliance (ALTERNATIVE - BASE) under common random numbers."""
-    from sim.compare import compare, describe
+    from sim.comparison import compare, describe
     from sim.io import atomic_write_frame
 
     cli = _cli()

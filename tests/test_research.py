@@ -17,8 +17,8 @@ import yaml
 import sim
 from sim.config import ScenarioError, resolved_dict
 from sim.levers import apply, parse_values, parse_vary
-from sim.optimize import grid_search
-from sim.sweep import max_halfwidth
+from sim.optimiser import grid_search
+from sim.sweeps import max_halfwidth
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -33,7 +33,7 @@ from sim.analytic import shift_estimate
 from sim.config import Scenario
 from sim.executors import Executor, make_executor
 from sim.levers import _child, apply
-from sim.sweep import Point, run_points, staffing_cost_per_week
+from sim.sweeps import Point, run_points, staffing_cost_per_week
 
 CONFIRM_SEED_OFFSET = 1_000_003
 

@@ -31,7 +31,8 @@ app = typer.Typer(
     help="Simulate community service requests under the 2341 rule "
     "(respond 20 min, on site 30 min, finish 4 h, plan 1 day).",
 )
-out = Console()
+# wide enough for the summary table when output goes to a file or pipe
+out = Console(width=None if sys.stdout.isatty() else 120)
 err = Console(stderr=True)
 
 

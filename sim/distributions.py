@@ -10,6 +10,7 @@ same uniform, whatever else changed.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from typing import Annotated, Literal
 
 import numpy as np
@@ -19,14 +20,16 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 FloatArray = NDArray[np.float64]
 
 
-class _Dist(BaseModel):
+class _Dist(BaseModel, ABC):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    def mean(self) -> float:  # pragma: no cover - overridden
-        raise NotImplementedError
+    @abstractmethod
+    def mean(self) -> float:
+        """Mean duration in minutes."""
 
-    def ppf(self, u: FloatArray) -> FloatArray:  # pragma: no cover - overridden
-        raise NotImplementedError
+    @abstractmethod
+    def ppf(self, u: FloatArray) -> FloatArray:
+        """Inverse CDF: durations (minutes) for standard uniforms ``u``."""
 
 
 class Exponential(_Dist):

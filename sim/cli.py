@@ -83,12 +83,16 @@ def run(
     ] = "community_type",
     report: Annotated[bool, typer.Option("--report", help="also write OUTDIR/report.html "
                                          "(one self-contained page; see `sim report`)")] = False,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="finish an interrupted run in OUTDIR: run only missing replications"
+    )] = False,
 ) -> None:
     """Run replications of a scenario and write the results to OUTDIR."""
     from sim import __version__
     from sim.experiment import ExperimentResult, run_replications
     from sim.io import (
         atomic_write_text,
+        finished_replications,
         load_replications,
         resolved_yaml,
         save_replication,
@@ -105,9 +109,21 @@ def run(
         outdir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise _fail(f"{outdir}: cannot create the output folder ({e.strerror})") from None
+    resolved = resolved_yaml(sc, s, n, str(scenario))
+    done: list[int] = []
     if (outdir / "replications").exists():
-        raise _fail(f"{outdir}: already holds a run; choose another --outdir or delete it")
-    atomic_write_text(outdir / "scenario.resolved.yaml", resolved_yaml(sc, s, n, str(scenario)))
+        if not resume:
+            raise _fail(f"{outdir}: already holds a run; use --resume to finish it, or "
+                        "choose another --outdir")
+        old = outdir / "scenario.resolved.yaml"
+        if not old.exists() or _data_lines(old.read_text(encoding="utf-8")) != _data_lines(
+            resolved
+        ):
+            raise _fail(f"{outdir}: holds a run of a different scenario, seed or number of "
+                        "replications; choose another --outdir")
+        done = [r for r in finished_replications(outdir) if r < n]
+    atomic_write_text(outdir / "scenario.resolved.yaml", resolved)
+    todo = [r for r in range(n) if r not in done]
     manifest = {"sim_version": __version__, "scenario": str(scenario), "seed": s,
                 "replications_requested": n, "jobs_do_not_change_results": True}
 
@@ -116,15 +132,16 @@ def run(
                         transient=False, disable=not err.is_terminal and "CI" in os.environ)
     interrupted = False
     with progress:
-        task = progress.add_task(f"{sc.name}: replications", total=n)
+        task = progress.add_task(f"{sc.name}: replications", total=n, completed=len(done))
 
         def saved(res: SimulationResult) -> None:
             save_replication(outdir, res)
             progress.advance(task)
 
         try:
-            results = run_replications(sc, range(n), s, jobs, on_result=saved)
-            exp = ExperimentResult.from_results(sc, s, results)
+            results = run_replications(sc, todo, s, jobs, on_result=saved)
+            exp = (load_replications(outdir, sc, s) if done
+                   else ExperimentResult.from_results(sc, s, results))
         except KeyboardInterrupt:
             interrupted = True
     if interrupted:
@@ -134,7 +151,7 @@ def run(
             raise _fail("interrupted before any replication finished; nothing to keep",
                         130) from None
         err.print(f"[yellow]interrupted:[/] {exp.replications} of {n} replications finished; "
-                  f"tables below and in {outdir} cover those only")
+                  f"tables below and in {outdir} cover those only (--resume finishes the run)")
     manifest["replications_finished"] = exp.replications
     write_outputs(outdir, exp, manifest)
     _print_summary(exp, by, outdir)
@@ -142,6 +159,11 @@ def run(
         _write_report(outdir)
     if interrupted:
         raise typer.Exit(130)
+
+
+def _data_lines(text: str) -> list[str]:
+    """A resolved scenario without its comment header (which names the source file)."""
+    return [ln for ln in text.splitlines() if not ln.startswith("#")]
 
 
 @app.command("report")

@@ -71,3 +71,53 @@ def test_resolved_scenario_reruns_to_the_same_records(tmp_path: Path) -> None:
     first = pd.read_parquet(tmp_path / "a" / "requests.parquet")
     rerun = replicate(again)
     pd.testing.assert_frame_equal(first, rerun.requests, check_categorical=False)
+
+
+def test_interrupted_run_keeps_finished_replications(tmp_path: Path) -> None:
+    import json
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sim", "run", str(QUANXUELI), "-o", str(out),
+         "--replications", "200"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if len(list((out / "replications").glob("rep-*"))) >= 2:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    finished = len(list((out / "replications").glob("rep-*")))
+    assert 2 <= finished < 200
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["replications_finished"] == finished
+    kept = pd.read_parquet(out / "requests.parquet")
+    assert kept["replication"].nunique() == finished
+    assert f"{finished} of 200 replications finished" in stderr.replace("\n", " ")
+
+
+def test_resume_finishes_an_interrupted_run_with_identical_tables(tmp_path: Path) -> None:
+    import shutil
+
+    full, part = tmp_path / "full", tmp_path / "part"
+    _cli_run(full, 1)
+    _cli_run(part, 1)
+    # pretend the run was cut after one replication: drop the others and the tables
+    for rep in sorted((part / "replications").iterdir())[1:]:
+        shutil.rmtree(rep)
+    for f in ("requests.parquet", "compliance.csv"):
+        (part / f).unlink()
+    again = subprocess.run(
+        [sys.executable, "-m", "sim", "run", str(QUANXUELI), "-o", str(part),
+         "--replications", "3", "--resume"], capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    for name in ("requests.parquet", "compliance.csv", "utilisation.csv"):
+        assert (part / name).read_bytes() == (full / name).read_bytes(), name
+    refused = subprocess.run(
+        [sys.executable, "-m", "sim", "run", str(QUANXUELI), "-o", str(part),
+         "--replications", "4", "--resume"], capture_output=True, text=True)
+    assert refused.returncode == 2 and "different scenario" in refused.stderr

@@ -88,7 +88,7 @@ def test_interrupted_run_keeps_finished_replications(tmp_path: Path) -> None:
             break
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=120)
+    _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr
     finished = len(list((out / "replications").glob("rep-*")))

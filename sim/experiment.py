@@ -265,7 +265,12 @@ class ExperimentResult:
 
     def utilisation(self, level: float = 0.95) -> pd.DataFrame:
         """Per pool and hour of day (and ``all``): busy share of staff on duty, mean queue
-        length and mean staff on duty; mean and CI across replications."""
+        length and mean staff on duty; mean and CI across replications.
+
+        A request offered to several tiers at once (borrowing, escalation) waits in each
+        of their queues, so it counts in each pool's queue length: do not add queue
+        lengths across tiers.
+        """
         load = self.load
         whole = load.groupby(["replication", "pool", "kind", "scope"], observed=True)[
             ["busy_min", "on_duty_min", "queue_min", "observed_min"]].sum().reset_index()

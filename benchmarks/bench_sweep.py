@@ -7,8 +7,9 @@ Both comparisons run side by side in one process, on the same scenario and seeds
 Part 1 runs the same sweep of the Jinan zone scenario (2 points) serially and on a local
 process pool (and, with ``--dask``, on a Dask LocalCluster), checks the tables are
 identical, and prints wall times and the speed-up; worker start-up (importing numpy,
-pandas, scipy, simpy in each process) is included.  Part 2 runs ``sim.optimize`` and a plain grid search over the same levers and
-prints how many replications each simulated to reach its answer.
+pandas, scipy, simpy in each process) is included.  Part 2 runs ``sim.optimize`` and a
+plain grid search over the same levers and prints how many replications each simulated
+to reach its answer.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ random streams depend only on its seed and index.
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -62,6 +63,10 @@ class PoolExecutor:
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
+        # Forked workers inherit the parent's heap; freezing it keeps their garbage
+        # collector from touching (and so copying) every inherited page.
+        gc.collect()
+        gc.freeze()
         self._pool = ProcessPoolExecutor(max_workers=workers)
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
@@ -76,6 +81,7 @@ class PoolExecutor:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        gc.unfreeze()
 
 
 class DaskExecutor:

@@ -111,6 +111,16 @@ class SweepResult:
     replications_run: int
 
     @property
+    def per_replication(self) -> pd.DataFrame:
+        """One row per point x replication; a column per ``<community type>/<stage>``."""
+        keys = ["point", *self.levers, "weekly_cost", "replication"]
+        t = self.tidy.assign(col=self.tidy["community_type"].astype(str) + "/" + self.tidy[
+            "stage"].astype(str))
+        wide = t.pivot_table(index=keys, columns="col", values="compliance", sort=False)
+        wide.columns.name = None
+        return wide.reset_index()
+
+    @property
     def summary(self) -> pd.DataFrame:
         """Mean and 95% CI per point x community type x stage, with lever values."""
         keys = ["point", *self.levers, "weekly_cost"]
@@ -274,6 +284,9 @@ def sweep(
     if out is not None:
         atomic_write_frame(out / "sweep_tidy.parquet", tidy)
         atomic_write_frame(out / "sweep_tidy.csv", tidy)
+        wide = result.per_replication
+        atomic_write_frame(out / "sweep_replications.parquet", wide)
+        atomic_write_frame(out / "sweep_replications.csv", wide)
         summary = result.summary
         atomic_write_frame(out / "sweep_summary.parquet", summary)
         atomic_write_frame(out / "sweep_summary.csv", summary)

@@ -85,6 +85,10 @@ def test_sweep_is_paired_and_monotone(small: sim.Scenario) -> None:
     # replication (same arrival and desk draws)
     resp = tidy[(tidy["stage"] == "respond") & (tidy["community_type"] == "all")]
     assert resp.groupby("replication")["compliance"].nunique().eq(1).all()
+    wide = res.per_replication
+    assert len(wide) == 3 * 3 and wide["all/joint"].between(0, 1).all()
+    assert (wide["all/onsite"].to_numpy() == onsite.sort_values(["point", "replication"])[
+        "compliance"].to_numpy()).all()
     summary = res.summary
     assert {"mean", "ci_low", "ci_high", "halfwidth", "weekly_cost"} <= set(summary.columns)
     costs = summary.groupby("staff.technicians.day")["weekly_cost"].first()

@@ -176,7 +176,7 @@ def test_cjk_labels_render_without_missing_glyphs(exp: ExperimentResult) -> None
 def test_without_a_cjk_font_labels_fall_back_to_english(
     exp: ExperimentResult, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(figures, "cjk_font", lambda: None)
+    monkeypatch.setattr(figures.style, "cjk_font", lambda: None)
     fig = figures.compliance_by_category(exp)
     labels = [t.get_text() for t in visible_axes(fig)[0].get_yticklabels()]
     assert "lift fault" in labels

@@ -1,0 +1,172 @@
+"""Shared look of the figures: stage and staff labels, the CJK font, the Agg canvas.
+
+Chinese labels need a font with CJK glyphs.  :func:`cjk_font` looks for one at run time
+and uses it as a fallback after DejaVu Sans; without one, labels fall back to English so
+no glyph is drawn as an empty box.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ParamSpec
+
+import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib import font_manager
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
+
+    from sim.config import Scenario, SlaRule
+    from sim.experiment import ExperimentResult
+
+
+P = ParamSpec("P")
+
+# Kept here rather than imported from sim.sla: sim.sla imports the simpy-based staff module.
+STAGES = ("respond", "onsite", "finish", "plan")
+STAGE_COLUMNS = {"respond": "responded_min", "onsite": "onsite_min",
+                 "finish": "finished_min", "plan": "plan_min"}
+STAGE_LABELS = {  # the seed report's words for the four targets
+    "respond": ("响应", "respond"), "onsite": ("处置", "on site"),
+    "finish": ("办结", "finish"), "plan": ("出方案", "plan"), "joint": ("全部达标", "all met"),
+}
+STAGE_COLORS = {"respond": "#1f77b4", "onsite": "#ff7f0e", "finish": "#2ca02c",
+                "plan": "#9467bd", "joint": "#222222"}
+KIND_LABELS = {
+    "service_desk": ("服务台", "service desk"), "technician": ("维修人员", "technicians"),
+    "community_cadre": ("社区两委干部", "community cadres"),
+    "party_instructor": ("党建指导员", "party instructors"),
+}
+KIND_ORDER = tuple(KIND_LABELS)
+
+CJK_FAMILIES = (
+    "WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "Noto Sans CJK SC", "Noto Sans CJK JP",
+    "Noto Sans SC", "Source Han Sans SC", "Droid Sans Fallback", "Microsoft YaHei",
+    "PingFang SC", "SimHei",
+)
+_CJK_FILE_HINTS = ("wqy", "notosanscjk", "notosanssc", "sourcehansans", "droidsansfallback",
+                   "msyh", "pingfang", "simhei")
+_CJK_CHARS = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f]+")
+
+
+# --------------------------------------------------------------------------- fonts, labels
+@functools.cache
+def cjk_font() -> str | None:
+    """Family name of an installed font with Chinese glyphs, or ``None``.
+
+    Matplotlib's font cache may predate the font's installation (it is rebuilt only when
+    matplotlib changes), so font files with a known name are registered directly too.
+    """
+    def first_known() -> str | None:
+        known = {f.name for f in font_manager.fontManager.ttflist}
+        return next((f for f in CJK_FAMILIES if f in known), None)
+
+    found = first_known()
+    if found:
+        return found
+    for path in font_manager.findSystemFonts():
+        base = Path(path).name.lower().replace("-", "").replace("_", "")
+        if any(h in base for h in _CJK_FILE_HINTS):
+            try:
+                font_manager.fontManager.addfont(path)
+            except (OSError, RuntimeError, ValueError):
+                continue
+    return first_known()
+
+
+def bilingual(zh: str, en: str, fallback: str = "") -> str:
+    """``"电梯故障 lift fault"``; English alone when no CJK font is installed."""
+    if zh and en:
+        return f"{zh} {en}" if cjk_font() else en
+    return plain(zh or en, fallback) or fallback
+
+
+def plain(text: str, fallback: str = "") -> str:
+    """``text`` as is, or stripped of Chinese characters when they cannot be drawn."""
+    if cjk_font() or not _CJK_CHARS.search(text):
+        return text
+    return re.sub(r"\s+", " ", _CJK_CHARS.sub("", text)).strip(" ()·") or fallback
+
+
+def stage_label(stage: str) -> str:
+    return bilingual(*STAGE_LABELS[stage], fallback=stage)
+
+
+def kind_label(kind: str) -> str:
+    zh, en = KIND_LABELS.get(kind, ("", kind))
+    return bilingual(zh, en, fallback=kind)
+
+
+def type_labels(types: Iterable[str]) -> dict[str, str]:
+    """Bilingual labels of community types, from the presets (the type name otherwise)."""
+    from sim.config import community_presets
+
+    presets = community_presets()
+    return {t: bilingual(presets.get(t, {}).get("label_zh", ""),
+                         presets.get(t, {}).get("label_en", ""), fallback=t) for t in types}
+
+
+def category_labels(scenario: Scenario) -> dict[str, str]:
+    """Bilingual labels of a scenario's request categories."""
+    return {k: bilingual(c.label_zh, c.label_en, fallback=k)
+            for k, c in scenario.categories.items()}
+
+
+def fmt_minutes(m: float) -> str:
+    """``20 min``, ``4 h``, ``1 d``, ``1.5 h``."""
+    if m < 120:
+        return f"{m:.0f} min"
+    if m < 2880:
+        return f"{m / 60:.3g} h"
+    return f"{m / 1440:.3g} d"
+
+
+def _styled(fn: Callable[P, Figure]) -> Callable[P, Figure]:
+    """Build the figure with the CJK fallback font; text keeps its font once created."""
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> Figure:
+        family = ["DejaVu Sans", *([f] if (f := cjk_font()) else [])]
+        style: dict[RcKeyType, Any] = {
+            "font.family": family, "font.size": 9.5, "axes.titlesize": 10.5,
+            "axes.spines.top": False, "axes.spines.right": False,
+            "axes.grid": True, "grid.alpha": 0.3, "legend.frameon": False,
+        }
+        with matplotlib.rc_context(style):
+            fig = fn(*args, **kwargs)
+        FigureCanvasAgg(fig)  # explicit Agg canvas: no pyplot, no backend switching
+        return fig
+    return wrapper
+
+
+def _rule(exp: ExperimentResult, name: str | None) -> SlaRule:
+    rules = exp.scenario.sla
+    if name is None:
+        return rules[0]
+    for r in rules:
+        if r.name == name:
+            return r
+    raise KeyError(f"no SLA rule named {name!r}")
+
+
+def _targets(rule: SlaRule) -> dict[str, float | None]:
+    return {s: getattr(rule, f"{s}_min") for s in STAGES}
+
+
+def _stage_title(stage: str, targets: Mapping[str, float | None], sep: str = "  ") -> str:
+    t = targets.get(stage)
+    return stage_label(stage) + (f"{sep}≤ {fmt_minutes(t)}" if t else "")
+
+
+def _clipped_errors(d: pd.DataFrame) -> np.ndarray:
+    """Asymmetric error bars of shares, the CI clipped to [0, 1]; zero where unknown."""
+    mean = d["mean"].to_numpy(float)
+    lo = np.clip(d["ci_low"].to_numpy(float), 0, 1)
+    hi = np.clip(d["ci_high"].to_numpy(float), 0, 1)
+    return np.nan_to_num(np.vstack([mean - lo, hi - mean]).clip(min=0))

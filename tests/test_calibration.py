@@ -1,0 +1,83 @@
+"""Calibration against the real request log (Baltimore 311 sample, read in place).
+
+The presets' hour-of-day and weekday profiles come from ``scripts/calibrate_from_311.py``;
+these tests check that they still match what the script derives from the data, and that
+the arrival generator turns them back into the data's hour and weekday distributions
+(chi-square test of homogeneity between simulated and real counts).  The data is not part
+of the repository: without it (outside this project's machines) the tests are skipped.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from sim.arrivals import generate
+from sim.config import community_presets, scenario_from_dict
+from sim.rng import Streams
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data" / "baltimore311" / "311_sample.csv"
+pytestmark = pytest.mark.skipif(not DATA.exists(), reason=f"real request log not at {DATA}")
+
+
+@pytest.fixture(scope="module")
+def calib() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("calib", ROOT / "scripts" /
+                                                  "calibrate_from_311.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def residents(calib: ModuleType):  # type: ignore[no-untyped-def]
+    return calib.load_residents(DATA)
+
+
+def test_presets_match_what_the_data_gives(calib: ModuleType, residents) -> None:  # type: ignore[no-untyped-def]
+    hours = calib.relative_weights(residents["created_local"].dt.hour, 24)
+    days = calib.relative_weights(residents["created_local"].dt.day_of_week, 7)
+    park = community_presets()["industrial_park"]
+    assert park["hour_profile"] == hours
+    assert park["weekday_profile"] == days
+    # residential types use the same hours and a weekday profile halfway to flat
+    home = community_presets()["new_estate"]["weekday_profile"]
+    assert np.allclose(home, (np.array(days) + 1) / 2, atol=0.006)
+
+
+def test_generated_arrivals_reproduce_the_real_hour_and_weekday_mix(residents) -> None:  # type: ignore[no-untyped-def]
+    park = community_presets()["industrial_park"]
+    sc = scenario_from_dict({
+        "run": {"horizon_days": 364, "seed": 311},
+        "categories": {"request": {"respond_time": {"dist": "fixed", "value_min": 1},
+                                   "onsite_by": []}},
+        "communities": [{
+            "name": "c", "type": "custom", "households": 1,
+            "requests_per_household_per_day": 80.0,
+            "hour_profile": park["hour_profile"], "weekday_profile": park["weekday_profile"],
+            "channel_mix": {"phone": 1.0}, "category_mix": {"request": 1.0},
+            "travel_time": {"dist": "fixed", "value_min": 0},
+        }],
+        "staff": [{"name": "d", "kind": "service_desk",
+                   "shifts": [{"start_hour": 0, "end_hour": 24, "headcount": 1}]}],
+    }, "<calibration>")
+    req = generate(sc, list(sc.expanded_communities()), Streams(311, 0))
+    hour = (req.raised_min // 60).astype(int)
+    sim_hours = np.bincount(hour % 24, minlength=24)
+    sim_days = np.bincount((hour // 24) % 7, minlength=7)
+    real_hours = np.bincount(residents["created_local"].dt.hour, minlength=24)
+    real_days = np.bincount(residents["created_local"].dt.day_of_week, minlength=7)
+    for sim_counts, real in ((sim_hours, real_hours), (sim_days, real_days)):
+        _, p, _, _ = stats.chi2_contingency(np.vstack([sim_counts, real]))
+        assert p > 0.01, (sim_counts, real, p)
+    # and a flat profile would be rejected: the test has power
+    flat = np.full(24, sim_hours.sum() / 24)
+    _, p_flat, _, _ = stats.chi2_contingency(np.vstack([flat, real_hours]))
+    assert p_flat < 1e-6

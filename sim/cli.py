@@ -1,4 +1,7 @@
-"""Command line: ``sim run``, ``sim validate``, ``sim schema``.
+"""Command line: ``sim run``, ``sim report``, ``sim validate``, ``sim schema``.
+
+The research commands (``sim sweep``, ``sim optimize``, ``sim compare``) live in
+:mod:`sim.cli_research` and are registered on the same app.
 
 Thin by design: it parses arguments, calls the public API and prints.  Errors in input
 files are reported as one message naming the file, the field and the problem (exit code

@@ -106,7 +106,7 @@ def test_target_halfwidth_adds_replications_until_precise(small: sim.Scenario) -
 
 def _sweep_cmd(path: Path, out: Path, *extra: str) -> list[str]:
     return [sys.executable, "-m", "sim", "sweep", str(path), "--vary",
-            "staff.technicians.day=1..3", "--vary", "staff.desk.day=1,2", "-n", "3",
+            "staff.technicians.day=1..6", "--vary", "staff.desk.day=1,2", "-n", "3",
             "-o", str(out), "--jobs", "1", *extra]
 
 
@@ -118,14 +118,14 @@ def test_sigkill_then_resume_gives_the_same_tables(small_file: Path, tmp_path: P
                             stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
-        if len(list((killed / "points").glob("p*.parquet"))) >= 2:
+        if len(list((killed / "points").glob("p*.parquet"))) >= 1:
             break
         time.sleep(0.02)
     assert proc.poll() is None, "sweep finished before it could be killed"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     finished = sorted(p.name for p in (killed / "points").glob("p*.parquet"))
-    assert 2 <= len(finished) < 6
+    assert 1 <= len(finished) < 12  # killed part-way: some points done, not all
     assert not (killed / "sweep_summary.csv").exists()
     again = subprocess.run(_sweep_cmd(small_file, killed, "--resume"), capture_output=True,
                            text=True)
@@ -143,7 +143,7 @@ def test_sweep_refuses_to_mix_runs(small_file: Path, tmp_path: Path) -> None:
     subprocess.run(_sweep_cmd(small_file, out), check=True, capture_output=True)
     again = subprocess.run(_sweep_cmd(small_file, out), capture_output=True, text=True)
     assert again.returncode == 2 and "--resume" in again.stderr
-    other = [a.replace("1..3", "1..4") for a in _sweep_cmd(small_file, out, "--resume")]
+    other = [a.replace("1..6", "1..5") for a in _sweep_cmd(small_file, out, "--resume")]
     mixed = subprocess.run(other, capture_output=True, text=True)
     assert mixed.returncode == 2 and "different sweep" in mixed.stderr
     assert "Traceback" not in again.stderr + mixed.stderr

@@ -19,8 +19,6 @@ from sim.arrivals import hourly_rate_per_min
 from sim.config import WEEKDAYS, Community, Scenario, StaffPool
 from sim.queueing import mmc_wait_cdf
 
-STAGE_FIELDS = {"respond": "respond_by", "onsite": "onsite_by", "plan": "plan_by"}
-
 
 def _stage_load(scenario: Scenario, com: Community, kind: str) -> list[tuple[str, float, float]]:
     """(stage, share of the community's requests, mean minutes) for stages ``kind`` leads."""

@@ -33,7 +33,6 @@ from pydantic import (
 from sim.distributions import Distribution, Fixed
 
 StaffKind = Literal["service_desk", "technician", "community_cadre", "party_instructor"]
-STAFF_KINDS: tuple[str, ...] = StaffKind.__args__  # type: ignore[attr-defined]
 CommunityType = Literal[
     "new_estate", "old_estate", "industrial_park", "village", "boundary", "smart", "custom"
 ]
@@ -44,6 +43,7 @@ Scope = Literal["community", "street", "zone"]
 SCOPES: tuple[str, ...] = Scope.__args__  # type: ignore[attr-defined]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+WEEK_MIN = 7 * 1440.0
 
 
 def _kinds(*kinds: StaffKind) -> list[StaffKind]:
@@ -366,6 +366,10 @@ class StaffPool(_Model):
 
 
 # --------------------------------------------------------------------------- scenario
+def _stamped_names(c: Community) -> list[str]:
+    return [c.name] if c.count == 1 else [f"{c.name}-{k}" for k in range(1, c.count + 1)]
+
+
 class Scenario(_Model):
     """A complete, validated scenario.  Build one with :func:`load_scenario`."""
 
@@ -469,27 +473,18 @@ class Scenario(_Model):
     def expanded_communities(self) -> Iterator[Community]:
         """Communities with ``count > 1`` stamped out as ``name-1 .. name-N``."""
         for c in self.communities:
-            if c.count == 1:
-                yield c
-            else:
-                for k in range(1, c.count + 1):
-                    yield c.model_copy(update={"name": f"{c.name}-{k}", "count": 1})
+            for name in _stamped_names(c):
+                yield c if c.count == 1 else c.model_copy(update={"name": name, "count": 1})
 
     def community_groups(self) -> dict[str, str]:
         """Expanded community name -> name of the scenario entry it was stamped from."""
-        out = {}
-        for c in self.communities:
-            names = [c.name] if c.count == 1 else [f"{c.name}-{k}" for k in range(1, c.count + 1)]
-            out.update(dict.fromkeys(names, c.name))
-        return out
+        return {name: c.name for c in self.communities for name in _stamped_names(c)}
 
     def used_categories(self) -> list[str]:
         """Categories with a positive share in some community, in catalogue order."""
         used = {k for c in self.communities for k, v in c.category_mix.items() if v > 0}
         return [k for k in self.categories if k in used]
 
-    def rule_for(self, category: str) -> list[SlaRule]:
-        return [r for r in self.sla if r.categories == "all" or category in r.categories]
 
 
 # --------------------------------------------------------------------------- presets

@@ -133,7 +133,3 @@ Distribution = Annotated[
 ]
 """Any duration distribution; the ``dist`` key selects the family."""
 
-
-def zero() -> Fixed:
-    """A zero duration (used as the default for optional delays)."""
-    return Fixed(dist="fixed", value_min=0.0)

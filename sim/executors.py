@@ -18,8 +18,6 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, Protocol
 
-Task = tuple[Callable[..., Any], tuple[Any, ...]]
-
 
 class Executor(Protocol):
     """Runs tasks; ``submit`` returns a handle, ``as_completed`` yields finished handles."""

@@ -21,9 +21,8 @@ from scipy import stats
 from sim.config import Scenario, SlaRule
 from sim.model import simulate
 from sim.records import SimulationResult
-from sim.sla import STAGES, outcomes, stage_times
+from sim.sla import OUTCOME_STAGES, STAGES, outcomes, stage_times
 
-OUTCOME_STAGES = (*STAGES, "joint")
 DEFAULT_BREAKDOWNS: tuple[str | None, ...] = (
     None, "community_type", "community", "category", "channel", "priority", "hour", "weekday",
 )

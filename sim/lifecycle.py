@@ -32,7 +32,6 @@ from sim.arrivals import RequestTable
 from sim.staff import Pool
 
 RESPOND, ONSITE, PLAN = 0, 1, 2
-STAGES = ("respond", "onsite", "plan")
 NAN = math.nan
 
 
@@ -74,6 +73,8 @@ class Engine:
         The SimPy environment.
     req:
         The pre-drawn requests, sorted by arrival.
+    pools:
+        Every run-time staff pool, indexed by ``Pool.index``.
     routes:
         ``routes[stage][r]`` is the list of pools (tier order) for request ``r``'s stage, or
         an empty list when the stage does not apply to its category.
@@ -88,6 +89,7 @@ class Engine:
         self,
         env: simpy.Environment,
         req: RequestTable,
+        pools: list[Pool],
         routes: list[list[list[Pool]]],
         deadlines: list[np.ndarray] | None,
         travel_override: dict[int, list[float]],
@@ -97,6 +99,9 @@ class Engine:
     ) -> None:
         n = len(req)
         self.env = env
+        self.pools = pools
+        for p in pools:  # each pool hands the jobs its people take to this engine
+            p.start_job = self.start_job
         self.n = n
         self.horizon = horizon_min
         self.routes = routes
@@ -312,8 +317,6 @@ class Engine:
         # work that needs no community staff: known now, recorded only if inside the run
         if at <= self.horizon:
             self.finished[rid] = at
-
-    pools: list[Pool]
 
     def outputs(self) -> dict[str, np.ndarray]:
         """The recorded milestones and serving pools as arrays."""

@@ -15,12 +15,12 @@ import simpy
 from simpy.events import Timeout
 
 from sim.arrivals import RequestTable, generate
-from sim.config import Community, Scenario, StaffPool
+from sim.config import SCOPES, WEEK_MIN, Community, Scenario, StaffPool
 from sim.lifecycle import ONSITE, PLAN, RESPOND, Engine
 from sim.records import SimulationResult, build_result
 from sim.rng import Streams
 from sim.sla import deadlines
-from sim.staff import WEEK_MIN, Pool, Segment, weekly_segments
+from sim.staff import Pool, Segment, weekly_segments
 
 
 def pool_instances(
@@ -185,14 +185,13 @@ def run_requests(
     com_index = {c.name: i for i, c in enumerate(communities)}
     pools: list[Pool] = []
     tiers_of: dict[tuple[int, str], list[Pool]] = {}
-    scope_rank = {"community": 0, "street": 1, "zone": 2}
     for name, spec, served in instances:
         pool = Pool(env, len(pools), name, spec)
         pools.append(pool)
         for c in served:
             tiers_of.setdefault((com_index[c.name], spec.kind), []).append(pool)
     for lst in tiers_of.values():
-        lst.sort(key=lambda p: scope_rank[p.scope])
+        lst.sort(key=lambda p: SCOPES.index(p.scope))
 
     # pools sent from further away travel by their own distribution (same uniforms, so
     # common random numbers hold); pools sharing a distribution share one list
@@ -208,6 +207,7 @@ def run_requests(
     engine = Engine(
         env,
         req,
+        pools,
         _routes(scenario, communities, req, tiers_of),
         _deadlines(scenario, req),
         travel_override,
@@ -215,9 +215,6 @@ def run_requests(
         scenario.escalation.raise_priority,
         scenario.escalation.handoff,
     )
-    engine.pools = pools
-    for p in pools:
-        p.start_job = engine.start_job
     _ShiftDriver(env, pools, scenario.run.start_offset_min).start()
     engine.start()
     env.run(until=scenario.run.horizon_min)

@@ -6,12 +6,11 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from sim.sla import STAGES
+from sim.sla import OUTCOME_STAGES
 
 if TYPE_CHECKING:
     from sim.experiment import ExperimentResult
 
-SUMMARY_STAGES = (*STAGES, "joint")
 
 
 def fmt_share(mean: float, halfwidth: float) -> str:
@@ -34,7 +33,7 @@ def summary_frame(
     wide = table.pivot_table(
         index="group", columns="stage", values="text", aggfunc="first", sort=False
     )
-    cols = [s for s in SUMMARY_STAGES if s in wide.columns]
+    cols = [s for s in OUTCOME_STAGES if s in wide.columns]
     wide = wide[cols].fillna("n/a")
     order = ["all"] + [g for g in wide.index if g != "all"]
     return wide.loc[order]

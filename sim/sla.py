@@ -18,8 +18,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from sim.config import WEEKDAYS, BusinessHours, Scenario, SlaRule
-from sim.staff import WEEK_MIN
+from sim.config import WEEK_MIN, WEEKDAYS, BusinessHours, Scenario, SlaRule
 
 STAGE_COLUMNS = {
     "respond": "responded_min",
@@ -28,6 +27,8 @@ STAGE_COLUMNS = {
     "plan": "plan_min",
 }
 STAGES = tuple(STAGE_COLUMNS)
+OUTCOME_STAGES = (*STAGES, "joint")
+"""Stages reported in compliance tables: each target, and ``joint`` (all that apply met)."""
 EPS = 1e-9
 
 

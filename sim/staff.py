@@ -20,9 +20,7 @@ from typing import Any
 
 import simpy
 
-from sim.config import WEEKDAYS, StaffPool
-
-WEEK_MIN = 7 * 1440.0
+from sim.config import WEEK_MIN, WEEKDAYS, StaffPool
 
 
 @dataclass(frozen=True)
@@ -145,15 +143,6 @@ class Pool:
         self.log.extend((self.env.now, self.busy, self.waiting, self.capacity))
 
     # -- work ---------------------------------------------------------------------------
-    def has_free(self) -> bool:
-        return self.busy < self.capacity
-
-    def take(self, job: Any) -> None:
-        """A free person takes ``job`` now (caller checked :meth:`has_free`)."""
-        self.busy += 1
-        self._log()
-        self.start_job(self, job)
-
     def push(self, prio: int, job: Any, first: bool = False) -> None:
         """Queue ``job`` (lower ``prio`` first, FIFO within a class)."""
         self._seq += 1

@@ -28,13 +28,11 @@ import pandas as pd
 
 from sim.config import Scenario, resolved_dict
 from sim.executors import Executor, make_executor
-from sim.experiment import OUTCOME_STAGES, ExperimentResult, summarise
+from sim.experiment import ExperimentResult, summarise
 from sim.io import atomic_write_frame, atomic_write_text
 from sim.levers import apply, grid
 from sim.model import simulate
 from sim.staff import weekly_cost
-
-ALL = "all"
 
 
 def staffing_cost_per_week(scenario: Scenario) -> float:
@@ -293,4 +291,4 @@ def sweep(
     return result
 
 
-__all__ = ["OUTCOME_STAGES", "SweepResult", "aggregate", "replication_summary", "sweep"]
+__all__ = ["SweepResult", "aggregate", "replication_summary", "sweep"]

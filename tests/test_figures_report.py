@@ -157,8 +157,9 @@ def test_backlog_has_a_line_per_staff_kind(exp: ExperimentResult) -> None:
     assert "waiting" in ax.get_ylabel()
 
 
-def test_figures_do_not_import_simpy() -> None:
-    code = "import sim.figures, sys; assert 'simpy' not in sys.modules, 'simpy imported'"
+@pytest.mark.parametrize("module", ["sim.figures", "sim.report", "sim.html_report"])
+def test_reporting_modules_do_not_import_simpy(module: str) -> None:
+    code = f"import {module}, sys; assert 'simpy' not in sys.modules, 'simpy imported'"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr

@@ -14,10 +14,13 @@ import math
 from collections.abc import Mapping
 
 import numpy as np
+from numpy.typing import NDArray
 
 from sim.arrivals import hourly_rate_per_min
 from sim.config import WEEKDAYS, Community, Scenario, StaffPool
 from sim.queueing import mmc_wait_cdf
+from sim.stages import ONSITE, PLAN, QUEUED_STAGES, RESPOND
+from sim.staffing import pool_instances
 
 
 def _stage_load(scenario: Scenario, com: Community, kind: str) -> list[tuple[str, float, float]]:
@@ -29,14 +32,14 @@ def _stage_load(scenario: Scenario, com: Community, kind: str) -> list[tuple[str
         cat = scenario.categories[cat_name]
         p_cx = min(1.0, cat.complex_prob * com.complex_prob_multiplier)
         if cat.respond_by and cat.respond_by[0] == kind:
-            out.append(("respond", share, cat.respond_time.mean()))
+            out.append((RESPOND.name, share, cat.respond_time.mean()))
         if cat.onsite_by and cat.onsite_by[0] == kind and cat.work_time is not None:
             assess = cat.assess
             work = (1 - p_cx) * cat.work_time.mean() + p_cx * (
                 assess.mean() if assess is not None else 0.0)
-            out.append(("onsite", share, com.travel_time.mean() + work))
+            out.append((ONSITE.name, share, com.travel_time.mean() + work))
         if p_cx > 0 and cat.plan_by and cat.plan_by[0] == kind and cat.plan_time is not None:
-            out.append(("plan", share * p_cx, cat.plan_time.mean()))
+            out.append((PLAN.name, share * p_cx, cat.plan_time.mean()))
     return out
 
 
@@ -56,11 +59,10 @@ def shift_estimate(
     scenario: Scenario, pool: StaffPool, shift_name: str, targets: Mapping[str, float]
 ) -> int:
     """Erlang C headcount for one shift of ``pool`` (worst run-time instance and hour)."""
-    from sim.model import pool_instances
-
     shift = next(s for s in pool.shifts if s.name == shift_name)
     rule = scenario.sla[0]
-    deadline = {"respond": rule.respond_min, "onsite": rule.onsite_min, "plan": rule.plan_min}
+    deadline: dict[str, float | None] = {
+        s.name: getattr(rule, s.sla_field) for s in QUEUED_STAGES}
     n_hours = 168
     hours = np.zeros(n_hours, dtype=bool)
     for day in shift.days:
@@ -72,7 +74,7 @@ def shift_estimate(
     for _, spec, served in pool_instances(scenario, communities):
         if spec.name != pool.name:
             continue
-        per_stage: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        per_stage: dict[str, tuple[NDArray[np.float64], NDArray[np.float64]]] = {}
         for com in served:
             rate = hourly_rate_per_min(com, 0.0, n_hours) * com.demand_multiplier
             for stage, share, mean in _stage_load(scenario, com, pool.kind):
@@ -83,7 +85,7 @@ def shift_estimate(
             if target_time is None:
                 continue
             slack = target_time
-            if stage == "onsite":
+            if stage == ONSITE.name:
                 slack -= float(np.mean([c.travel_time.mean() for c in served]))
             prob = targets.get(stage, 0.9)
             for h in np.flatnonzero(hours):

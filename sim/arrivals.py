@@ -25,6 +25,7 @@ from numpy.typing import NDArray
 
 from sim.config import CHANNELS, Community, Scenario
 from sim.rng import Streams
+from sim.timeaxis import WeekAxis, hourly_rate_profile, per_simulated_hour
 
 # Columns of the per-request uniform matrix; one stream per community and copy.
 U_CATEGORY, U_CHANNEL, U_COMPLEX, U_OUTSIDE, U_RESPOND, U_TRAVEL, U_WORK, U_PLAN, \
@@ -61,15 +62,13 @@ class RequestTable:
 def hourly_rate_per_min(
     community: Community, start_offset_min: float, n_hours: int
 ) -> NDArray[np.float64]:
-    """Base arrival rate (requests/min, without demand multiplier) for each simulated hour."""
-    base_per_day = (
-        community.households * community.requests_per_household_per_day
-        + community.firms * community.requests_per_firm_per_day
-    )
-    hours = np.array(community.hour_profile)
-    days = np.array(community.weekday_profile)
-    how = (int(start_offset_min // 60) + np.arange(n_hours)) % 168
-    return base_per_day / 1440.0 * hours[how % 24] * days[how // 24]
+    """Base arrival rate (requests/min, without demand multiplier) for each simulated hour.
+
+    ``start_offset_min`` is the minute of the week at simulated minute 0 (see
+    :class:`sim.timeaxis.WeekAxis`).
+    """
+    return per_simulated_hour(hourly_rate_profile(community), WeekAxis(start_offset_min),
+                              n_hours)
 
 
 def nhpp_times(
@@ -108,6 +107,9 @@ def generate(scenario: Scenario, communities: list[Community], streams: Streams)
                 keep = streams.get(f"thinning/{com.name}/{k}").random(len(t)) < (m - k)
             idx = np.flatnonzero(keep)
             parts.append(_attributes(scenario, com, ci, cat_names, t[idx], u[idx], k, idx))
+    if not parts:  # no demand anywhere (every multiplier 0): an empty table
+        parts.append(_attributes(scenario, communities[0], 0, cat_names, np.empty(0),
+                                 np.empty((0, N_UNIFORMS)), 0, np.empty(0, dtype=np.intp)))
     table = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
     order = np.argsort(table["created_min"], kind="stable")
     keep = table["created_min"][order] < horizon  # 12345 tickets may reach us after it

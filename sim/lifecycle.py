@@ -22,46 +22,32 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 import simpy
-from simpy.events import Timeout
+from numpy.typing import NDArray
+from simpy.events import Event, Timeout
 
 from sim.arrivals import RequestTable
-from sim.staff import Pool
+from sim.stages import ONSITE as ONSITE_STAGE
+from sim.stages import PLAN as PLAN_STAGE
+from sim.stages import RESPOND as RESPOND_STAGE
+from sim.staff import Pool, Running, Wait
 
-RESPOND, ONSITE, PLAN = 0, 1, 2
+__all__ = ["NAN", "ONSITE", "PLAN", "RESPOND", "Engine", "Wait"]
+
+
+def _index(index: int | None) -> int:
+    if index is None:  # pragma: no cover - the stage table gives every queued stage one
+        raise ValueError("stage has no engine index")
+    return index
+
+
+RESPOND = _index(RESPOND_STAGE.engine_index)
+ONSITE = _index(ONSITE_STAGE.engine_index)
+PLAN = _index(PLAN_STAGE.engine_index)
 NAN = math.nan
-
-
-class Wait:
-    """A request waiting for one stage, possibly queued at several tiers at once."""
-
-    __slots__ = ("active", "next_tier", "pools", "prio", "rid", "stage", "tiers")
-
-    def __init__(self, rid: int, stage: int, prio: int, tiers: list[Pool]) -> None:
-        self.rid = rid
-        self.stage = stage
-        self.active = True
-        self.prio = prio
-        self.pools: list[Pool] = []
-        self.tiers = tiers
-        self.next_tier = 1
-
-    def enqueue(self, pool: Pool, first: bool = False) -> None:
-        if pool not in self.pools:
-            self.pools.append(pool)
-            pool.waiting += 1
-            pool._log()
-        pool.push(self.prio, self, first)
-
-    def taken(self) -> None:
-        """Someone took the request: it leaves every queue it was in."""
-        self.active = False
-        for p in self.pools:
-            p.waiting -= 1
-            p._log()
+NEVER = -math.inf
 
 
 class Engine:
@@ -91,7 +77,7 @@ class Engine:
         req: RequestTable,
         pools: list[Pool],
         routes: list[list[list[Pool]]],
-        deadlines: list[np.ndarray] | None,
+        deadlines: list[NDArray[np.float64]] | None,
         travel_override: dict[int, list[float]],
         horizon_min: float,
         raise_priority: bool,
@@ -129,8 +115,8 @@ class Engine:
         self.escalated = [0] * n
         # preemptive-resume bookkeeping: (rid, stage) -> (remaining work, milestone offset)
         self.remaining: dict[tuple[int, int], tuple[float, float]] = {}
-        self.cancelled: set[Timeout] = set()
-        self._done: tuple[Callable[[Any], None], ...] = (
+        self.cancelled: set[Event] = set()
+        self._done: tuple[Callable[[Event], None], ...] = (
             self._respond_done, self._onsite_done, self._plan_done,
         )
         self._next_arrival = 0
@@ -141,7 +127,7 @@ class Engine:
         if self.n:
             Timeout(self.env, self.created[0]).callbacks.append(self._arrive)
 
-    def _arrive(self, _ev: Any) -> None:
+    def _arrive(self, _ev: Event) -> None:
         i = self._next_arrival
         self._next_arrival = i + 1
         if i + 1 < self.n:
@@ -155,11 +141,7 @@ class Engine:
         first = tiers[0]
         prio = 0 if self.urgent[rid] or self.escalated[rid] else 1
         w = Wait(rid, stage, prio, tiers)
-        if first.busy < first.capacity:
-            w.active = False
-            first.busy += 1
-            first._log()
-            self.start_job(first, w)
+        if first.take(w):
             return
         if prio == 0 and first.running is not None and self._preempt(first, w):
             return
@@ -174,15 +156,10 @@ class Engine:
 
     def _offer(self, w: Wait, pool: Pool) -> None:
         """Offer an already waiting request to one more tier."""
-        if pool.busy < pool.capacity:
-            w.taken()
-            pool.busy += 1
-            pool._log()
-            self.start_job(pool, w)
-        else:
+        if not pool.take(w):
             w.enqueue(pool)
 
-    def _borrow(self, ev: Any) -> None:
+    def _borrow(self, ev: Event) -> None:
         w: Wait = ev._value
         if not w.active or w.next_tier >= len(w.tiers):
             return
@@ -194,15 +171,13 @@ class Engine:
             delay = max(0.0, nxt.spec.borrow_after_min - pool.spec.borrow_after_min)
             Timeout(self.env, delay, w).callbacks.append(self._borrow)
 
-    def _escalate(self, ev: Any) -> None:
+    def _escalate(self, ev: Event) -> None:
         w: Wait = ev._value
         if not w.active:
             return
         self.escalated[w.rid] |= 1 << w.stage
         if self.raise_priority and w.prio > 0:
-            w.prio = 0
-            for p in w.pools:
-                p.push(0, w)
+            w.reprioritise(0)
         if self.handoff:
             while w.active and w.next_tier < len(w.tiers):
                 pool = w.tiers[w.next_tier]
@@ -210,83 +185,92 @@ class Engine:
                 self._offer(w, pool)
 
     def start_job(self, pool: Pool, w: Wait) -> None:
-        """``pool`` has assigned a person to ``w``: record the milestone, schedule the end."""
+        """``pool`` has assigned a person to ``w``: record the milestone, schedule the end.
+
+        A milestone (response, arrival on site) is recorded only if it falls within the
+        run; one after the horizon stays NaN (not reached), like any stage still open.
+        """
         rid = w.rid
         stage = w.stage
         now = self.env.now
         c = pool.callout
         self.served_by[stage][rid] = pool.index
+        milestone = NEVER
         resumed = self.remaining.pop((rid, stage), None) if self.remaining else None
         if resumed is not None:
             dur, offset = resumed
             if offset > 0:  # was preempted before reaching the milestone
-                (self.responded if stage == RESPOND else self.onsite)[rid] = now + c + offset
+                milestone = now + c + offset
+                if milestone <= self.horizon:
+                    (self.responded if stage == RESPOND else self.onsite)[rid] = milestone
             dur += c
         elif stage == RESPOND:
-            self.responded[rid] = now + c
+            milestone = now + c
+            if milestone <= self.horizon:
+                self.responded[rid] = milestone
             dur = c + self.respond_dur[rid]
         elif stage == ONSITE:
             over = self.travel_override.get(pool.index) if self.travel_override else None
             travel = over[rid] if over is not None else self.travel_dur[rid]
-            self.onsite[rid] = now + c + travel
+            milestone = now + c + travel
+            if milestone <= self.horizon:
+                self.onsite[rid] = milestone
             dur = c + travel + self.work_dur[rid]
         else:
             dur = c + self.plan_dur[rid]
         ev = Timeout(self.env, dur, rid)
         ev.callbacks.append(self._done[stage])
         if pool.running is not None:
-            pool.running[rid] = (ev, stage, now, now + dur, w)
+            pool.track(rid, Running(ev, stage, now, now + dur, w, milestone))
 
     # -- preemption (optional, per pool) ----------------------------------------------------
     def _preempt(self, pool: Pool, w: Wait) -> bool:
         """Interrupt the most recently started normal-priority job, if any, for ``w``."""
-        assert pool.running is not None
-        victims = [(v[2], r) for r, v in pool.running.items() if v[4].prio > 0]
-        if not victims:
+        vrid = pool.latest_normal_job()
+        if vrid is None:
             return False
-        _, vrid = max(victims)
-        ev, vstage, _start, end, vw = pool.running.pop(vrid)
-        self.cancelled.add(ev)
+        victim = pool.untrack(vrid)
+        assert victim is not None
+        self.cancelled.add(victim.end_event)
         now = self.env.now
-        milestone = (self.responded if vstage == RESPOND else self.onsite)[vrid]
+        vstage = victim.stage
         offset = 0.0
-        if vstage != PLAN and milestone > now:
-            offset = milestone - now
+        if vstage != PLAN and victim.milestone > now:
+            offset = victim.milestone - now
             (self.responded if vstage == RESPOND else self.onsite)[vrid] = NAN
-        self.remaining[(vrid, vstage)] = (end - now, offset)
-        again = Wait(vrid, vstage, vw.prio, vw.tiers)
-        again.next_tier = len(vw.tiers)  # stays with this pool
+        self.remaining[(vrid, vstage)] = (victim.end - now, offset)
+        again = Wait(vrid, vstage, victim.wait.prio, victim.wait.tiers)
+        again.next_tier = len(victim.wait.tiers)  # stays with this pool
         again.enqueue(pool, first=True)
         self.start_job(pool, w)
         return True
 
-    def _finish_job(self, ev: Any, stage: int) -> tuple[int, Pool] | None:
+    def _finish_job(self, ev: Event, stage: int) -> int | None:
+        """End of a job: free its person; the request id, or None if it was preempted."""
         if self.cancelled and ev in self.cancelled:
             self.cancelled.discard(ev)
             return None
         rid: int = ev._value
         pool = self.pools[self.served_by[stage][rid]]
         if pool.running is not None:
-            pool.running.pop(rid, None)
+            pool.untrack(rid)
         pool.release()
-        return rid, pool
+        return rid
 
     # -- stage ends ------------------------------------------------------------------------
-    def _respond_done(self, ev: Any) -> None:
-        got = self._finish_job(ev, RESPOND)
-        if got is None:
+    def _respond_done(self, ev: Event) -> None:
+        rid = self._finish_job(ev, RESPOND)
+        if rid is None:
             return
-        rid = got[0]
         if self.routes[ONSITE][rid]:
             self._wait(rid, ONSITE)
         else:
             self._after_site(rid)
 
-    def _onsite_done(self, ev: Any) -> None:
-        got = self._finish_job(ev, ONSITE)
-        if got is None:
+    def _onsite_done(self, ev: Event) -> None:
+        rid = self._finish_job(ev, ONSITE)
+        if rid is None:
             return
-        rid = got[0]
         if self.outside[rid]:
             if self.complex[rid]:
                 Timeout(self.env, self.wait_dur[rid], rid).callbacks.append(self._outside_done)
@@ -295,8 +279,9 @@ class Engine:
         else:
             self._after_site(rid)
 
-    def _outside_done(self, ev: Any) -> None:
-        self._wait(ev._value, PLAN)
+    def _outside_done(self, ev: Event) -> None:
+        rid: int = ev._value
+        self._wait(rid, PLAN)
 
     def _after_site(self, rid: int) -> None:
         if self.complex[rid]:
@@ -304,11 +289,10 @@ class Engine:
         else:
             self.finished[rid] = self.env.now
 
-    def _plan_done(self, ev: Any) -> None:
-        got = self._finish_job(ev, PLAN)
-        if got is None:
+    def _plan_done(self, ev: Event) -> None:
+        rid = self._finish_job(ev, PLAN)
+        if rid is None:
             return
-        rid = got[0]
         now = self.env.now
         self.plan[rid] = now
         self._close(rid, now + self.close_dur[rid])
@@ -318,7 +302,7 @@ class Engine:
         if at <= self.horizon:
             self.finished[rid] = at
 
-    def outputs(self) -> dict[str, np.ndarray]:
+    def outputs(self) -> dict[str, NDArray[np.generic]]:
         """The recorded milestones and serving pools as arrays."""
         return {
             "responded_min": np.array(self.responded),

@@ -8,71 +8,47 @@ tiers of pools, drives shift changes, runs SimPy to the horizon and hands the re
 from __future__ import annotations
 
 from bisect import bisect_right
-from typing import Any
 
 import numpy as np
 import simpy
-from simpy.events import Timeout
+from numpy.typing import NDArray
+from simpy.events import Event, Timeout
 
 from sim.arrivals import RequestTable, generate
-from sim.config import SCOPES, WEEK_MIN, Community, Scenario, StaffPool
-from sim.lifecycle import ONSITE, PLAN, RESPOND, Engine
+from sim.config import SCOPES, Community, Scenario
+from sim.lifecycle import Engine
 from sim.records import SimulationResult, build_result
 from sim.rng import Streams
 from sim.sla import deadlines
-from sim.staff import Pool, Segment, weekly_segments
+from sim.stages import QUEUED_STAGES, Stage
+from sim.staff import Pool
+from sim.staffing import Staffing, pool_instances, shift_step
+from sim.timeaxis import WeekAxis, WeekStep
 
-
-def pool_instances(
-    scenario: Scenario, communities: list[Community]
-) -> list[tuple[str, StaffPool, list[Community]]]:
-    """(instance name, spec, communities served) for every run-time pool."""
-    groups = scenario.community_groups()
-    out: list[tuple[str, StaffPool, list[Community]]] = []
-    for spec in scenario.staff:
-        served = [
-            c
-            for c in communities
-            if spec.communities is None
-            or c.name in spec.communities
-            or c.type in spec.communities
-            or groups[c.name] in spec.communities  # "x-3" stamped from entry "x"
-        ]
-        if not served:
-            continue
-        if spec.scope == "zone":
-            out.append((spec.name, spec, served))
-        elif spec.scope == "street":
-            for street in dict.fromkeys(c.street for c in served):
-                here = [c for c in served if c.street == street]
-                out.append((f"{spec.name}@{street}", spec, here))
-        else:
-            out.extend((f"{spec.name}@{c.name}", spec, [c]) for c in served)
-    return out
+__all__ = ["pool_instances", "run_requests", "simulate"]
 
 
 class _ShiftDriver:
     """Applies every pool's weekly staffing step function as the clock runs."""
 
-    def __init__(self, env: simpy.Environment, pools: list[Pool], offset_min: float) -> None:
+    def __init__(self, env: simpy.Environment, pools: list[Pool], axis: WeekAxis) -> None:
         self.env = env
-        self.offset = offset_min
-        by_spec: dict[int, tuple[list[Segment], list[Pool]]] = {}
+        self.axis = axis
+        by_spec: dict[int, tuple[WeekStep[Staffing], list[Pool]]] = {}
         for p in pools:
             key = id(p.spec)
             if key not in by_spec:
-                by_spec[key] = (weekly_segments(p.spec), [])
+                by_spec[key] = (shift_step(p.spec), [])
             by_spec[key][1].append(p)
-        self.changes: dict[float, list[tuple[Segment, list[Pool]]]] = {}
-        for segs, group in by_spec.values():
-            # initial state: the segment in force at the start offset
-            starts = [s.start for s in segs]
-            cur = segs[bisect_right(starts, offset_min % WEEK_MIN) - 1]
+        self.changes: dict[float, list[tuple[Staffing, list[Pool]]]] = {}
+        start = axis.week_minute(0.0)
+        for step, group in by_spec.values():
+            cur = step.at(start)  # initial state: the step in force at the start
             for p in group:
                 p.set_capacity(cur.headcount, cur.callout_min)
-            if len(segs) > 1:
-                for s in segs:
-                    self.changes.setdefault(s.start, []).append((s, group))
+            if len(step.starts) > 1:
+                for at, value in zip(step.starts, step.values, strict=True):
+                    self.changes.setdefault(at, []).append((value, group))
         self.times = sorted(self.changes)
         self.week = 0
         self.i = 0
@@ -80,25 +56,31 @@ class _ShiftDriver:
     def start(self) -> None:
         if not self.times:
             return
-        # first change strictly after the start offset
-        w = self.offset % WEEK_MIN
-        self.week = int(self.offset // WEEK_MIN)
-        self.i = bisect_right(self.times, w)
+        # first change strictly after the start
+        self.week = self.axis.first_week()
+        self.i = bisect_right(self.times, self.axis.week_minute(0.0))
         self._schedule()
 
     def _schedule(self) -> None:
         if self.i >= len(self.times):
             self.i = 0
             self.week += 1
-        at = self.week * WEEK_MIN + self.times[self.i] - self.offset
+        at = self.axis.at(self.week, self.times[self.i])
         Timeout(self.env, max(0.0, at - self.env.now)).callbacks.append(self._fire)
 
-    def _fire(self, _ev: Any) -> None:
-        for seg, group in self.changes[self.times[self.i]]:
+    def _fire(self, _ev: Event) -> None:
+        for staffing, group in self.changes[self.times[self.i]]:
             for p in group:
-                p.set_capacity(seg.headcount, seg.callout_min)
+                p.set_capacity(staffing.headcount, staffing.callout_min)
         self.i += 1
         self._schedule()
+
+
+def _stage_kinds(stage: Stage, scenario: Scenario, category: str) -> list[str]:
+    """Staff kinds (tier order) serving ``stage`` of ``category``."""
+    assert stage.staff_field is not None
+    kinds: list[str] = getattr(scenario.categories[category], stage.staff_field)
+    return kinds
 
 
 def _routes(
@@ -107,28 +89,32 @@ def _routes(
 ) -> list[list[list[Pool]]]:
     cat_names = list(scenario.categories)
     ncat = len(cat_names)
-    per_key: list[list[list[Pool]]] = [[], [], []]
+    per_key: list[list[list[Pool]]] = [[] for _ in QUEUED_STAGES]
     for ci in range(len(communities)):
         for name in cat_names:
-            cat = scenario.categories[name]
-            for stage, kinds in ((RESPOND, cat.respond_by), (ONSITE, cat.onsite_by),
-                                 (PLAN, cat.plan_by)):
+            for stage in QUEUED_STAGES:
+                kinds = _stage_kinds(stage, scenario, name)
                 tiers = [p for kind in kinds for p in tiers_of.get((ci, kind), [])]
-                per_key[stage].append(tiers)
+                per_key[_engine_index(stage)].append(tiers)
     keys = (req.community.astype(np.int64) * ncat + req.category).tolist()
     return [[table[key] for key in keys] for table in per_key]
 
 
-def _deadlines(scenario: Scenario, req: RequestTable) -> list[np.ndarray] | None:
+def _engine_index(stage: Stage) -> int:
+    assert stage.engine_index is not None
+    return stage.engine_index
+
+
+def _deadlines(scenario: Scenario, req: RequestTable) -> list[NDArray[np.float64]] | None:
     if not scenario.escalation.enabled:
         return None
     cat_names = np.array(list(scenario.categories))
     cats = cat_names[req.category]
     out = []
-    for stage in ("respond", "onsite", "plan"):
+    for stage in QUEUED_STAGES:
         due = np.full(len(req), np.inf)
         for rule in reversed(scenario.sla):  # the first rule listed wins
-            target = getattr(rule, f"{stage}_min")
+            target = getattr(rule, stage.sla_field)
             if target is None:
                 continue
             m = (
@@ -215,7 +201,7 @@ def run_requests(
         scenario.escalation.raise_priority,
         scenario.escalation.handoff,
     )
-    _ShiftDriver(env, pools, scenario.run.start_offset_min).start()
+    _ShiftDriver(env, pools, WeekAxis.from_run(scenario.run)).start()
     engine.start()
     env.run(until=scenario.run.horizon_min)
     return build_result(scenario, seed, replication, communities, req, engine.outputs(), pools)

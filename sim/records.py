@@ -14,7 +14,10 @@ from numpy.typing import NDArray
 
 from sim.arrivals import RequestTable
 from sim.config import CHANNELS, WEEKDAYS, Community, Scenario
-from sim.staff import Pool, weekly_cost
+from sim.stages import STAGE_TABLE
+from sim.staff import Pool
+from sim.staffing import weekly_cost
+from sim.timeaxis import WeekAxis
 
 REQUEST_COLUMNS = (
     "replication", "community", "community_type", "street", "category", "channel",
@@ -54,6 +57,10 @@ class SimulationResult:
     backlog: pd.DataFrame
 
 
+LOAD_MEASURES = ("busy_min", "on_duty_min", "queue_min", "rostered_min", "overtime_min")
+"""Time-integral columns of :attr:`SimulationResult.load`, per pool and hour of day."""
+
+
 def _cat(codes: NDArray[np.generic], names: list[str]) -> pd.Categorical[str]:
     return pd.Categorical.from_codes(np.asarray(codes, dtype=np.int64), categories=pd.Index(names))
 
@@ -68,8 +75,7 @@ def requests_frame(
 ) -> pd.DataFrame:
     """The per-request table (see :data:`REQUEST_COLUMNS`)."""
     n = len(req)
-    offset_h = scenario.run.start_offset_min / 60.0
-    abs_hour = np.floor(req.created_min / 60.0 + offset_h).astype(np.int64)
+    axis = WeekAxis.from_run(scenario.run)
     com_names = [c.name for c in communities]
     types = np.array([c.type for c in communities])
     streets = np.array([c.street for c in communities])
@@ -92,12 +98,9 @@ def requests_frame(
             "outside_wait": req.outside,
             "raised_min": req.raised_min,
             "created_min": req.created_min,
-            "responded_min": out["responded_min"],
-            "onsite_min": out["onsite_min"],
-            "plan_min": out["plan_min"],
-            "finished_min": out["finished_min"],
-            "hour": (abs_hour % 24).astype(np.int8),
-            "weekday": _cat((abs_hour // 24) % 7, list(WEEKDAYS)),
+            **{s.column: out[s.column] for s in STAGE_TABLE},
+            "hour": axis.hour_of_day(req.created_min).astype(np.int8),
+            "weekday": _cat(axis.weekday(req.created_min), list(WEEKDAYS)),
             "respond_pool": _cat(out["respond_pool"], pool_names),
             "onsite_pool": _cat(out["onsite_pool"], pool_names),
             "plan_pool": _cat(out["plan_pool"], pool_names),
@@ -120,28 +123,37 @@ def _areas(
 
 
 def load_frames(scenario: Scenario, pools: list[Pool]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Time-weighted load per pool x hour of day, and per kind x simulated hour."""
+    """Time-weighted load per pool x hour of day, and per kind x simulated hour.
+
+    The load frame's minutes are time-integrals over the hours after warm-up:
+    ``busy_min`` (people working), ``on_duty_min`` (rostered or still working,
+    max(capacity, busy)), ``queue_min`` (requests waiting), ``rostered_min`` (the shift
+    headcount, capacity) and ``overtime_min`` (people finishing a job after their shift
+    ended, max(busy - capacity, 0)); ``on_duty_min = rostered_min + overtime_min``.
+    """
     run = scenario.run
     horizon = run.horizon_min
     n_hours = int(np.ceil(horizon / 60.0))
     edges = np.minimum(np.arange(n_hours + 1) * 60.0, horizon)
-    hod = ((run.start_offset_min // 60 + np.arange(n_hours)) % 24).astype(np.int64)
+    hod = WeekAxis.from_run(run).hours_of_day(n_hours)
     after = edges[:-1] >= run.warmup_min
     width = np.diff(edges)
     kinds: dict[str, NDArray[np.float64]] = {}
     observed = np.bincount(hod[after], weights=width[after], minlength=24)
-    sums = np.empty((len(pools), 3, 24))
+    sums = np.empty((len(pools), len(LOAD_MEASURES), 24))
     for i, p in enumerate(pools):
-        log = np.frombuffer(p.log, dtype=np.float64).reshape(-1, 4)
+        log = p.levels()
         t, busy, waiting, cap = log[:, 0], log[:, 1], log[:, 2], log[:, 3]
         per_hour = np.stack([
             _areas(t, busy, edges),
             _areas(t, np.maximum(cap, busy), edges),
             _areas(t, waiting, edges),
+            _areas(t, cap, edges),
+            _areas(t, np.maximum(busy - cap, 0.0), edges),
         ])
         acc = kinds.setdefault(p.kind, np.zeros((3, n_hours)))
-        acc += per_hour
-        for m in range(3):
+        acc += per_hour[:3]
+        for m in range(len(LOAD_MEASURES)):
             sums[i, m] = np.bincount(hod[after], weights=per_hour[m][after], minlength=24)
     n = len(pools)
     load = pd.DataFrame({
@@ -150,9 +162,7 @@ def load_frames(scenario: Scenario, pools: list[Pool]) -> tuple[pd.DataFrame, pd
         "scope": np.repeat([p.scope for p in pools], 24),
         "hour": np.tile(np.arange(24), n),
         "observed_min": np.tile(observed, n),
-        "busy_min": sums[:, 0].ravel(),
-        "on_duty_min": sums[:, 1].ravel(),
-        "queue_min": sums[:, 2].ravel(),
+        **{name: sums[:, m].ravel() for m, name in enumerate(LOAD_MEASURES)},
     })
     backlog = pd.concat(
         [

@@ -18,51 +18,20 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from sim.config import WEEK_MIN, WEEKDAYS, BusinessHours, Scenario, SlaRule
+from sim.config import Scenario, SlaRule
+from sim.stages import JOINT, OUTCOMES, STAGE_TABLE, Stage
+from sim.stages import STAGE_COLUMNS as STAGE_COLUMNS
+from sim.stages import STAGES as STAGES
+from sim.timeaxis import EPS, Calendar, WeekAxis
 
-STAGE_COLUMNS = {
-    "respond": "responded_min",
-    "onsite": "onsite_min",
-    "finish": "finished_min",
-    "plan": "plan_min",
-}
-STAGES = tuple(STAGE_COLUMNS)
-OUTCOME_STAGES = (*STAGES, "joint")
-"""Stages reported in compliance tables: each target, and ``joint`` (all that apply met)."""
-EPS = 1e-9
+__all__ = [
+    "EPS", "OUTCOME_STAGES", "STAGES", "STAGE_COLUMNS", "Calendar", "applicable",
+    "deadlines", "outcomes", "stage_times",
+]
 
-
-class Calendar:
-    """Business-hours clock: cumulative business minutes since Monday 00:00 of week 0."""
-
-    def __init__(self, bh: BusinessHours) -> None:
-        days = sorted(WEEKDAYS.index(d) for d in set(bh.days))
-        self.starts = np.array([d * 1440.0 + bh.start_hour * 60.0 for d in days])
-        self.ends = np.array([d * 1440.0 + bh.end_hour * 60.0 for d in days])
-        lengths = self.ends - self.starts
-        self.cum_end = np.cumsum(lengths)
-        self.cum_start = self.cum_end - lengths
-        self.per_week = float(self.cum_end[-1])
-
-    def elapsed_before(self, t_week_min: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Business minutes in [0, t) for absolute minutes ``t`` since Monday 00:00."""
-        t = np.asarray(t_week_min, dtype=float)
-        weeks = np.floor(t / WEEK_MIN)
-        x = t - weeks * WEEK_MIN
-        xs = np.column_stack([self.starts, self.ends]).ravel()
-        ys = np.column_stack([self.cum_start, self.cum_end]).ravel()
-        xs = np.concatenate(([0.0], xs, [WEEK_MIN]))
-        ys = np.concatenate(([0.0], ys, [self.per_week]))
-        return weeks * self.per_week + np.interp(x, xs, ys)
-
-    def add(self, t_week_min: NDArray[np.float64], minutes: float) -> NDArray[np.float64]:
-        """The earliest absolute minute at which ``minutes`` business minutes have passed."""
-        y = self.elapsed_before(t_week_min) + minutes
-        cycles = np.ceil(y / self.per_week) - 1
-        rem = y - cycles * self.per_week
-        i = np.searchsorted(self.cum_end, rem - EPS, side="left")
-        i = np.minimum(i, len(self.cum_end) - 1)
-        return cycles * WEEK_MIN + self.starts[i] + (rem - self.cum_start[i])
+OUTCOME_STAGES = OUTCOMES
+"""Stages reported in compliance tables: each target, and ``joint`` (all that apply met);
+the same as :data:`sim.stages.OUTCOMES`."""
 
 
 def deadlines(
@@ -72,8 +41,8 @@ def deadlines(
     if rule.calendar == "24h":
         return created_min + target_min
     cal = Calendar(scenario.business_hours)
-    off = scenario.run.start_offset_min
-    return cal.add(created_min + off, target_min) - off
+    axis = WeekAxis.from_run(scenario.run)
+    return axis.sim_time(cal.add(axis.week_time(created_min), target_min))
 
 
 def _elapsed(
@@ -82,15 +51,30 @@ def _elapsed(
     if rule.calendar == "24h":
         return end - start
     cal = Calendar(scenario.business_hours)
-    off = scenario.run.start_offset_min
+    axis = WeekAxis.from_run(scenario.run)
     with np.errstate(invalid="ignore"):
-        return cal.elapsed_before(end + off) - cal.elapsed_before(start + off)
+        return cal.elapsed_before(axis.week_time(end)) - cal.elapsed_before(axis.week_time(start))
+
+
+def _stage_mask(
+    stage: Stage, covered: NDArray[np.bool_], site: NDArray[np.bool_], cx: NDArray[np.bool_]
+) -> NDArray[np.bool_]:
+    """Requests ``stage`` measures among those the rule covers (``Stage.applies_to``)."""
+    if stage.applies_to == "all":
+        return covered
+    if stage.applies_to == "site":
+        return covered & site
+    if stage.applies_to == "routine":
+        return covered & ~cx
+    if stage.applies_to == "complex":
+        return covered & cx
+    raise ValueError(f"stage {stage.name}: unknown applies_to {stage.applies_to!r}")
 
 
 def applicable(
     requests: pd.DataFrame, rule: SlaRule, scenario: Scenario
 ) -> dict[str, NDArray[np.bool_]]:
-    """Which requests each stage of ``rule`` measures."""
+    """Which requests each stage of ``rule`` measures (none where it sets no target)."""
     cats = requests["category"].astype(str).to_numpy()
     covered = (
         np.ones(len(requests), dtype=bool)
@@ -102,15 +86,11 @@ def applicable(
         np.zeros(0, dtype=bool)
     )
     cx = requests["complex"].to_numpy(dtype=bool)
-    targets = {
-        "respond": rule.respond_min,
-        "onsite": rule.onsite_min,
-        "finish": rule.finish_min,
-        "plan": rule.plan_min,
-    }
-    masks = {"respond": covered, "onsite": covered & site, "finish": covered & ~cx,
-             "plan": covered & cx}
-    return {s: m if targets[s] is not None else np.zeros_like(m) for s, m in masks.items()}
+    out: dict[str, NDArray[np.bool_]] = {}
+    for stage in STAGE_TABLE:
+        m = _stage_mask(stage, covered, site, cx)
+        out[stage.name] = m if getattr(rule, stage.sla_field) is not None else np.zeros_like(m)
+    return out
 
 
 def outcomes(requests: pd.DataFrame, rule: SlaRule, scenario: Scenario) -> pd.DataFrame:
@@ -127,8 +107,9 @@ def outcomes(requests: pd.DataFrame, rule: SlaRule, scenario: Scenario) -> pd.Da
     any_missed = np.zeros(n, dtype=bool)
     any_unknown = np.zeros(n, dtype=bool)
     any_applicable = np.zeros(n, dtype=bool)
-    for stage, col in STAGE_COLUMNS.items():
-        target = getattr(rule, f"{stage}_min")
+    for st in STAGE_TABLE:
+        stage, col = st.name, st.column
+        target = getattr(rule, st.sla_field)
         mask = masks[stage]
         met = np.full(n, np.nan)
         unknown = np.zeros(n, dtype=bool)
@@ -147,8 +128,8 @@ def outcomes(requests: pd.DataFrame, rule: SlaRule, scenario: Scenario) -> pd.Da
         any_unknown |= unknown
         any_applicable |= mask
     joint = np.where(any_missed, 0.0, np.where(any_unknown, np.nan, 1.0))
-    out["joint"] = np.where(any_applicable, joint, np.nan)
-    out["joint_unknown"] = any_applicable & ~any_missed & any_unknown
+    out[JOINT] = np.where(any_applicable, joint, np.nan)
+    out[f"{JOINT}_unknown"] = any_applicable & ~any_missed & any_unknown
     return pd.DataFrame(out, index=requests.index)
 
 
@@ -156,5 +137,5 @@ def stage_times(requests: pd.DataFrame) -> pd.DataFrame:
     """Wall-clock minutes from ``created_min`` to each stage (NaN where not reached)."""
     created = requests["created_min"]
     return pd.DataFrame(
-        {s: requests[c] - created for s, c in STAGE_COLUMNS.items()}, index=requests.index
+        {s.name: requests[s.column] - created for s in STAGE_TABLE}, index=requests.index
     )

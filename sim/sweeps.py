@@ -32,16 +32,13 @@ from sim.experiment import ExperimentResult, summarise
 from sim.io import atomic_write_frame, atomic_write_text
 from sim.levers import apply, grid
 from sim.model import simulate
-from sim.staff import weekly_cost
+from sim.staffing import scenario_weekly_cost
 
 
 def staffing_cost_per_week(scenario: Scenario) -> float:
     """Weekly cost of all staff: hourly cost x on-duty staff-hours x cost factor, summed
     over every run-time pool (a community-scope pool counts once per community)."""
-    from sim.model import pool_instances
-
-    communities = list(scenario.expanded_communities())
-    return float(sum(weekly_cost(spec) for _, spec, _ in pool_instances(scenario, communities)))
+    return scenario_weekly_cost(scenario)
 
 
 def replication_summary(scenario: Scenario, seed: int, replication: int) -> pd.DataFrame:

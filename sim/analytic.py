@@ -19,8 +19,8 @@ from numpy.typing import NDArray
 from sim.arrivals import hourly_rate_per_min
 from sim.config import WEEKDAYS, Community, Scenario, StaffPool
 from sim.queueing import mmc_wait_cdf
-from sim.stages import ONSITE, PLAN, QUEUED_STAGES, RESPOND
 from sim.staffing import pool_instances
+from sim.stages import ONSITE, PLAN, QUEUED_STAGES, RESPOND
 
 
 def _stage_load(scenario: Scenario, com: Community, kind: str) -> list[tuple[str, float, float]]:

@@ -86,7 +86,8 @@ def nhpp_times(
     j = np.searchsorted(cum, s, side="right") - 1
     j = np.clip(j, 0, n_hours - 1)
     rate = rate_per_min[j]
-    return edges[j] + (s - cum[j]) / np.where(rate > 0, rate, np.inf)
+    times: NDArray[np.float64] = edges[j] + (s - cum[j]) / np.where(rate > 0, rate, np.inf)
+    return times
 
 
 def generate(scenario: Scenario, communities: list[Community], streams: Streams) -> RequestTable:

@@ -60,7 +60,8 @@ class LogNormal(_Dist):
 
         sigma2 = math.log1p(self.cv**2)
         mu = math.log(self.mean_min) - sigma2 / 2
-        return np.exp(mu + math.sqrt(sigma2) * ndtri(u))
+        out: FloatArray = np.exp(mu + math.sqrt(sigma2) * ndtri(u))
+        return out
 
 
 class Fixed(_Dist):
@@ -116,7 +117,8 @@ class Empirical(_Dist):
 
     def _cum(self) -> FloatArray:
         w = np.ones(len(self.values_min)) if self.weights is None else np.array(self.weights)
-        return np.cumsum(w) / w.sum()
+        cum: FloatArray = np.cumsum(w) / w.sum()
+        return cum
 
     def mean(self) -> float:
         w = np.ones(len(self.values_min)) if self.weights is None else np.array(self.weights)

@@ -29,10 +29,10 @@ from numpy.typing import NDArray
 from simpy.events import Event, Timeout
 
 from sim.arrivals import RequestTable
+from sim.staff import Pool, Running, Wait
 from sim.stages import ONSITE as ONSITE_STAGE
 from sim.stages import PLAN as PLAN_STAGE
 from sim.stages import RESPOND as RESPOND_STAGE
-from sim.staff import Pool, Running, Wait
 
 __all__ = ["NAN", "ONSITE", "PLAN", "RESPOND", "Engine", "Wait"]
 

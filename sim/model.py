@@ -20,9 +20,9 @@ from sim.lifecycle import Engine
 from sim.records import SimulationResult, build_result
 from sim.rng import Streams
 from sim.sla import deadlines
-from sim.stages import QUEUED_STAGES, Stage
 from sim.staff import Pool
 from sim.staffing import Staffing, pool_instances, shift_step
+from sim.stages import QUEUED_STAGES, Stage
 from sim.timeaxis import WeekAxis, WeekStep
 
 __all__ = ["pool_instances", "run_requests", "simulate"]

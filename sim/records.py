@@ -14,9 +14,9 @@ from numpy.typing import NDArray
 
 from sim.arrivals import RequestTable
 from sim.config import CHANNELS, WEEKDAYS, Community, Scenario
-from sim.stages import STAGE_TABLE
 from sim.staff import Pool
 from sim.staffing import weekly_cost
+from sim.stages import STAGE_TABLE
 from sim.timeaxis import WeekAxis
 
 REQUEST_COLUMNS = (

@@ -13,9 +13,9 @@ from sim import simulate
 from sim.arrivals import hourly_rate_per_min
 from sim.config import WEEK_MIN, scenario_from_dict
 from sim.sla import applicable
-from sim.stages import STAGE_TABLE
 from sim.staff import Pool, Wait
 from sim.staffing import pool_instances, scenario_weekly_cost, shift_step, weekly_cost
+from sim.stages import STAGE_TABLE
 from sim.sweeps import staffing_cost_per_week
 from sim.timeaxis import WeekAxis, WeekStep, hourly_rate_profile
 
@@ -190,7 +190,7 @@ def test_zero_demand_community_has_no_requests_and_leaves_the_others_unchanged()
     base = d["communities"][0]
     d["communities"] = [{**base, "name": "a"}, {**base, "name": "b"}]
     both = simulate(scenario_from_dict(d)).requests
-    d["communities"][0]["demand_multiplier"] = 0  # type: ignore[index]
+    d["communities"][0]["demand_multiplier"] = 0
     zero = simulate(scenario_from_dict(d)).requests
     assert (zero["community"] == "a").sum() == 0
     assert (both["community"] == "a").sum() > 0

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
 from helpers import fixed, run, table, tiny, tiny_dict
 
 from sim.config import scenario_from_dict
+from sim.records import SimulationResult
 from sim.sla import outcomes
 
 
-def col(res, name):  # type: ignore[no-untyped-def]
-    return res.requests[name].tolist()
+def col(res: SimulationResult, name: str) -> list[Any]:
+    return list(res.requests[name].tolist())
 
 
 def test_fifo_through_desk_and_technician() -> None:

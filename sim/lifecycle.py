@@ -30,8 +30,10 @@ from simpy.events import Event, Timeout
 
 from sim.arrivals import RequestTable
 from sim.staff import Pool, Running, Wait
+from sim.stages import FINISH as FINISH_STAGE
 from sim.stages import ONSITE as ONSITE_STAGE
 from sim.stages import PLAN as PLAN_STAGE
+from sim.stages import QUEUED_STAGES
 from sim.stages import RESPOND as RESPOND_STAGE
 
 __all__ = ["NAN", "ONSITE", "PLAN", "RESPOND", "Engine", "Wait"]
@@ -87,7 +89,7 @@ class Engine:
         self.env = env
         self.pools = pools
         for p in pools:  # each pool hands the jobs its people take to this engine
-            p.start_job = self.start_job
+            p.bind(self.start_job)
         self.n = n
         self.horizon = horizon_min
         self.routes = routes
@@ -304,13 +306,11 @@ class Engine:
 
     def outputs(self) -> dict[str, NDArray[np.generic]]:
         """The recorded milestones and serving pools as arrays."""
+        times = {RESPOND: self.responded, ONSITE: self.onsite, PLAN: self.plan}
         return {
-            "responded_min": np.array(self.responded),
-            "onsite_min": np.array(self.onsite),
-            "plan_min": np.array(self.plan),
-            "finished_min": np.array(self.finished),
-            "respond_pool": np.array(self.served_by[RESPOND], dtype=np.int32),
-            "onsite_pool": np.array(self.served_by[ONSITE], dtype=np.int32),
-            "plan_pool": np.array(self.served_by[PLAN], dtype=np.int32),
+            **{s.column: np.array(times[_index(s.engine_index)]) for s in QUEUED_STAGES},
+            FINISH_STAGE.column: np.array(self.finished),
+            **{s.pool_column: np.array(self.served_by[_index(s.engine_index)], dtype=np.int32)
+               for s in QUEUED_STAGES},
             "escalated": np.array(self.escalated, dtype=np.int8),
         }

@@ -16,7 +16,7 @@ from sim.arrivals import RequestTable
 from sim.config import CHANNELS, WEEKDAYS, Community, Scenario
 from sim.staff import Pool
 from sim.staffing import weekly_cost
-from sim.stages import STAGE_TABLE
+from sim.stages import QUEUED_STAGES, STAGE_TABLE
 from sim.timeaxis import WeekAxis
 
 REQUEST_COLUMNS = (
@@ -101,9 +101,7 @@ def requests_frame(
             **{s.column: out[s.column] for s in STAGE_TABLE},
             "hour": axis.hour_of_day(req.created_min).astype(np.int8),
             "weekday": _cat(axis.weekday(req.created_min), list(WEEKDAYS)),
-            "respond_pool": _cat(out["respond_pool"], pool_names),
-            "onsite_pool": _cat(out["onsite_pool"], pool_names),
-            "plan_pool": _cat(out["plan_pool"], pool_names),
+            **{s.pool_column: _cat(out[s.pool_column], pool_names) for s in QUEUED_STAGES},
             "escalated": out["escalated"],
             "stream_copy": req.stream_copy,
             "stream_index": req.stream_index,

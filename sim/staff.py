@@ -169,6 +169,10 @@ class Pool:
         # jobs in progress, only tracked for preemptive pools: request id -> job
         self.running: dict[int, Running] | None = {} if spec.preemptive else None
 
+    def bind(self, start_job: Callable[[Pool, Wait], None]) -> None:
+        """Hand the jobs this pool's people take to ``start_job`` (the lifecycle)."""
+        self.start_job = start_job
+
     # -- monitoring -------------------------------------------------------------------
     def _record(self) -> None:
         self._log.extend((self.env.now, self.busy, self.waiting, self.capacity))

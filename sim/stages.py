@@ -53,6 +53,14 @@ class Stage:
     applies_to: str
     color: str
 
+    @property
+    def pool_column(self) -> str:
+        """Column of the request records naming the pool that served the stage (for
+        stages the engine queues; :class:`ValueError` for the others)."""
+        if self.engine_index is None:
+            raise ValueError(f"no staff serve stage {self.name}")
+        return f"{self.name}_pool"
+
 
 RESPOND: Final = Stage("respond", "responded_min", "respond_min", "respond_by", 0,
                        "响应", "respond", "all", "#1f77b4")

@@ -185,7 +185,10 @@ class Pool:
     def take(self, job: Wait) -> bool:
         """Start ``job`` at once if someone is free (it leaves its queues); else False."""
         if self.busy < self.capacity:
-            job.taken()
+            if job.pools:
+                job.taken()
+            else:  # was queued nowhere (the common case): nothing to leave
+                job.active = False
             self.busy += 1
             self._record()
             self.start_job(self, job)
@@ -196,8 +199,9 @@ class Pool:
         """Count ``job`` as waiting here and queue it (lower ``prio`` first, FIFO within a
         class; ``first`` puts it ahead of its class)."""
         self.waiting += 1
-        self._record()
-        self._push(prio, job, first)
+        self._log.extend((self.env.now, self.busy, self.waiting, self.capacity))
+        self._seq += 1
+        heappush(self.queue, (prio, -self._seq if first else self._seq, job))
 
     def requeue(self, job: Wait, prio: int) -> None:
         """Queue an already waiting ``job`` again in class ``prio`` (its old entry is

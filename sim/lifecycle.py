@@ -12,6 +12,9 @@ Stages and the moments recorded (minutes since the start of the run):
   the plan: ``plan_min``.  It is closed ``close_time`` later (by contractors or the outside
   party; no community staff time), giving ``finished_min``.
 
+A moment is recorded only if it falls within the run: a response or an arrival on site
+that would come after the horizon stays NaN (not reached), like any stage still open.
+
 The engine is written as callbacks on SimPy events rather than one generator process per
 request: a request costs three to four scheduled events and no process start-up, which
 is what makes a zone-year fit the time budget (see ``benchmarks/``).  All randomness was

@@ -148,7 +148,7 @@ class Engine:
         w = Wait(rid, stage, prio, tiers)
         if first.take(w):
             return
-        if prio == 0 and first.running is not None and self._preempt(first, w):
+        if prio == 0 and first.preemptive and self._preempt(first, w):
             return
         w.enqueue(first)
         env = self.env
@@ -225,7 +225,7 @@ class Engine:
             dur = c + self.plan_dur[rid]
         ev = Timeout(self.env, dur, rid)
         ev.callbacks.append(self._done[stage])
-        if pool.running is not None:
+        if pool.preemptive:
             pool.track(rid, Running(ev, stage, now, now + dur, w, milestone))
 
     # -- preemption (optional, per pool) ----------------------------------------------------
@@ -257,7 +257,7 @@ class Engine:
             return None
         rid: int = ev._value
         pool = self.pools[self.served_by[stage][rid]]
-        if pool.running is not None:
+        if pool.preemptive:
             pool.untrack(rid)
         pool.release()
         return rid

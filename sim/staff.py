@@ -132,6 +132,7 @@ class Pool:
         "name",
         "overtime_jobs",
         "overtime_min",
+        "preemptive",
         "queue",
         "running",
         "scope",
@@ -167,6 +168,7 @@ class Pool:
         self._log = array("d", (0.0, 0.0, 0.0, 0.0))
         self.start_job: Callable[[Pool, Wait], None] = start_job or _unbound
         # jobs in progress, only tracked for preemptive pools: request id -> job
+        self.preemptive = spec.preemptive
         self.running: dict[int, Running] | None = {} if spec.preemptive else None
 
     def bind(self, start_job: Callable[[Pool, Wait], None]) -> None:

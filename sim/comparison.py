@@ -13,7 +13,7 @@ import pandas as pd
 
 from sim.config import Scenario
 from sim.executors import make_executor
-from sim.experiment import summarise
+from sim.results import summarise
 from sim.sweeps import Point, run_points, staffing_cost_per_week
 
 

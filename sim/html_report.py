@@ -31,7 +31,7 @@ from sim.config import (
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from sim.experiment import ExperimentResult
+    from sim.results import ExperimentResult
 
 REPORT_NAME = "report.html"
 STAGE_ZH = {"respond": "响应", "onsite": "处置", "finish": "办结", "plan": "出方案",

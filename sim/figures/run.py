@@ -30,7 +30,7 @@ from sim.figures.style import (
 )
 
 if TYPE_CHECKING:
-    from sim.experiment import ExperimentResult
+    from sim.results import ExperimentResult
 
 
 # --------------------------------------------------------------------------- compliance

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from matplotlib.typing import RcKeyType
 
     from sim.config import Scenario, SlaRule
-    from sim.experiment import ExperimentResult
+    from sim.results import ExperimentResult
 
 
 P = ParamSpec("P")

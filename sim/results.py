@@ -144,9 +144,9 @@ def summarise(
 def _codes(column: pd.Series) -> tuple[NDArray[np.int64], list[object]]:
     """Integer codes and their labels (category order for categoricals, else sorted)."""
     if isinstance(column.dtype, pd.CategoricalDtype):
-        return column.cat.codes.to_numpy(dtype=np.int64), list(column.cat.categories)
+        return np.asarray(column.cat.codes, dtype=np.int64), list(column.cat.categories)
     labels, codes = np.unique(column.to_numpy(), return_inverse=True)
-    return codes.astype(np.int64), list(labels)
+    return np.asarray(codes, dtype=np.int64), list(labels)
 
 
 # --------------------------------------------------------------------------- experiment

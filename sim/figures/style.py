@@ -170,3 +170,13 @@ def _clipped_errors(d: pd.DataFrame) -> np.ndarray:
     lo = np.clip(d["ci_low"].to_numpy(float), 0, 1)
     hi = np.clip(d["ci_high"].to_numpy(float), 0, 1)
     return np.nan_to_num(np.vstack([mean - lo, hi - mean]).clip(min=0))
+
+
+def _empty(fig: Figure, title: str, message: str) -> Figure:
+    """A figure that says why there is nothing to draw (nothing measured, no target)."""
+    ax = fig.add_subplot()
+    ax.set_axis_off()
+    ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=11, color="#555",
+            transform=ax.transAxes)
+    fig.suptitle(title, fontsize=11.5)
+    return fig

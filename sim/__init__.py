@@ -21,22 +21,22 @@ from sim.config import Scenario, ScenarioError, load_scenario
 
 if TYPE_CHECKING:
     from sim.comparison import compare
-    from sim.experiment import ExperimentResult, replicate
+    from sim.experiment import replicate
     from sim.model import simulate
     from sim.optimiser import OptimizeResult, optimize
-    from sim.records import SimulationResult
+    from sim.results import ExperimentResult, SimulationResult
     from sim.sweeps import SweepResult, sweep
 
 # Heavy parts (numpy/pandas/scipy/simpy) load on first use, so `sim validate` and
 # `sim --help` start fast.
 _LAZY = {
     "compare": "sim.comparison",
-    "ExperimentResult": "sim.experiment",
+    "ExperimentResult": "sim.results",
     "replicate": "sim.experiment",
     "simulate": "sim.model",
     "OptimizeResult": "sim.optimiser",
     "optimize": "sim.optimiser",
-    "SimulationResult": "sim.records",
+    "SimulationResult": "sim.results",
     "SweepResult": "sim.sweeps",
     "sweep": "sim.sweeps",
 }

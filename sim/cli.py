@@ -188,26 +188,38 @@ def _write_report(outdir: Path) -> None:
 
 
 def _print_summary(exp: ExperimentResult, by: str, outdir: Path) -> None:
-    from sim.report import summary_frame
+    import pandas as pd
+
+    from sim.report import SHARE_NOTE, summary_frame
+    from sim.stages import STAGE_TABLE
 
     rule = exp.scenario.sla[0]
     wide = summary_frame(exp, by)
-    table = Table(title=f"{exp.scenario.name}: share meeting rule {rule.name!r} "
-                        f"(mean ±95% CI half-width, {exp.replications} replications)")
-    table.add_column(by, no_wrap=True)
-    for c in wide.columns:
-        table.add_column(c, justify="right", no_wrap=True)
-    for group, row in wide.iterrows():
-        table.add_row(str(group), *row.tolist())
-    out.print(table)
-    cens = exp.censored()
     n_req = len(exp.measured)
+    title = f"{exp.scenario.name}: share meeting rule {rule.name!r}"
+    stages = [s for s in STAGE_TABLE if getattr(rule, s.sla_field) is not None]
+    if not stages:
+        out.print(f"{title}: the rule sets no stage target (every stage switched off), "
+                  "so there is no compliance to report.", markup=False)
+    elif wide.empty:
+        out.print(f"{title}: no requests measured after warm-up, so there is no "
+                  "compliance to report.", markup=False)
+    else:
+        table = Table(title=f"{title} ({SHARE_NOTE}, {exp.replications} replications)")
+        table.add_column(by, no_wrap=True)
+        for c in wide.columns:
+            table.add_column(c, justify="right", no_wrap=True)
+        for group, row in wide.iterrows():
+            table.add_row(str(group), *row.tolist())
+        out.print(table)
+    cens = exp.censored()
     out.print(f"{n_req} requests measured after warm-up; {cens['open_requests']} still open at "
               f"the horizon ({cens['unknown_outcomes']} with outcome unknown, excluded).")
     util = exp.utilisation()
     util = util[util["hour"] == "all"].groupby("kind")[["utilisation", "queue_length"]].mean()
-    parts = [f"{k} {100 * r.utilisation:.0f}% busy" for k, r in util.iterrows()]
-    out.print("Staff load (mean over pools): " + ", ".join(parts))
+    parts = [f"{k} " + ("off duty" if pd.isna(r.utilisation) else
+                        f"{100 * r.utilisation:.0f}% busy") for k, r in util.iterrows()]
+    out.print("Staff load (mean over pools): " + (", ".join(parts) or "no staff"))
     out.print(f"Outputs in {outdir}/")
 
 

@@ -5,6 +5,10 @@ gives a paired difference in compliance (alternative minus base) per community t
 stage; the mean difference and its Student-t confidence interval are taken across
 replications.  Pairing removes most of the replication-to-replication noise, so the
 interval is far narrower than comparing two independent means.
+
+Unlike a share, a difference of shares lies in [-1, 1] and is centred where the two
+scenarios differ, not pinned near a bound, so the symmetric t interval is used as is
+(the shares themselves get :func:`sim.results.proportion_interval`).
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ import pandas as pd
 
 from sim.config import Scenario
 from sim.executors import make_executor
-from sim.experiment import summarise
+from sim.results import summarise
+from sim.stages import outcome_order
 from sim.sweeps import Point, run_points, staffing_cost_per_week
 
 
@@ -57,8 +62,7 @@ def compare(
                               "mean": "difference"})
     out["base_cost"] = staffing_cost_per_week(base)
     out["alternative_cost"] = staffing_cost_per_week(alternative)
-    order = {s: i for i, s in enumerate(("respond", "onsite", "finish", "plan", "joint"))}
-    out["_o"] = out["stage"].map(order)
+    out["_o"] = out["stage"].map(outcome_order)
     out["_t"] = out["community_type"] != "all"
     out = out.sort_values(["_t", "community_type", "_o"]).drop(columns=["_o", "_t"])
     cols = ["community_type", "stage", "base", "alternative", "difference", "halfwidth",

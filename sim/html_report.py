@@ -27,19 +27,15 @@ from sim.config import (
     community_presets,
     load_scenario,
 )
+from sim.figures.style import KIND_LABELS
+from sim.stages import OUTCOME_LABELS, STAGE_TABLE, STAGES
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from sim.experiment import ExperimentResult
+    from sim.results import ExperimentResult
 
 REPORT_NAME = "report.html"
-STAGE_ZH = {"respond": "响应", "onsite": "处置", "finish": "办结", "plan": "出方案",
-            "joint": "全部达标"}
-STAGE_EN = {"respond": "respond", "onsite": "on site", "finish": "finish", "plan": "plan",
-            "joint": "all met"}
-KIND_ZH = {"service_desk": "服务台", "technician": "维修人员", "community_cadre": "社区两委干部",
-           "party_instructor": "党建指导员"}
 FIGURE_CAPTIONS = {
     "compliance_by_type": "Share of requests meeting each target, by community type. Bars are "
     "means across replications, whiskers the 95% confidence interval.",
@@ -49,8 +45,9 @@ FIGURE_CAPTIONS = {
     "compliance_by_hour": "Compliance by the hour the request arrived, with the number of "
     "requests per hour: few requests at night give wide bands.",
     "compliance_by_category": "Share meeting each target by request category.",
-    "utilisation": "Share of on-duty staff busy, per staff pool and hour of day. Grey: "
-    "nobody on duty at that hour.",
+    "utilisation": "Share of the rostered staff busy, per staff pool and hour of day. Grey: "
+    "off duty (nobody rostered at that hour), even if someone finished a job late. Below, "
+    "when the run records it: overtime, the staff-minutes worked after a shift ended.",
     "backlog": "Requests waiting for each kind of staff over the simulated time (mean over "
     "replications). Growth from week to week means the staffing cannot keep up.",
 }
@@ -143,8 +140,13 @@ def type_label(t: str) -> str:
     return both(p.get("label_zh", ""), p.get("label_en", "")) or t
 
 
+def kind_text(kind: str) -> str:
+    """``维修人员 technician``: the staff kind in Chinese and as named in scenarios."""
+    return both(KIND_LABELS.get(kind, ("", ""))[0], kind.replace("_", " "))
+
+
 def stage_head(stage: str, target: float | None) -> str:
-    head = f"{esc(STAGE_ZH[stage])} {esc(STAGE_EN[stage])}"
+    head = esc(both(*OUTCOME_LABELS[stage]))
     return head + (f"<br><small>≤ {esc(fmt_duration(target))}</small>" if target else "")
 
 
@@ -209,8 +211,9 @@ def _facts(exp: ExperimentResult, manifest: Mapping[str, Any]) -> str:
     sc, run = exp.scenario, exp.scenario.run
     rules = "; ".join(
         f"{r.name} ({r.calendar}): " + ", ".join(
-            f"{STAGE_EN[s]} ≤ {fmt_duration(getattr(r, f'{s}_min'))}"
-            for s in ("respond", "onsite", "finish", "plan") if getattr(r, f"{s}_min"))
+            f"{s.label_en} ≤ {fmt_duration(getattr(r, s.sla_field))}"
+            for s in STAGE_TABLE if getattr(r, s.sla_field))
+        or f"{r.name} ({r.calendar}): no stage target"
         for r in sc.sla)
     requested = manifest.get("replications_requested", run.replications)
     facts = {
@@ -235,13 +238,20 @@ def _headline(exp: ExperimentResult) -> str:
     parts = []
     for rule in exp.scenario.sla:
         wide = summary_frame(exp, "community_type", rule.name)
-        heads = ["community type", *(stage_head(s, getattr(rule, f"{s}_min", None))
-                                     for s in wide.columns)]
+        targets = {s.name: getattr(rule, s.sla_field) for s in STAGE_TABLE}
+        heads = ["community type", *(stage_head(s, targets.get(s)) for s in wide.columns)]
         rows = [[esc("全部 all types" if g == "all" else type_label(str(g))),
                  *(esc(v) for v in row)] for g, row in wide.iterrows()]
         if len(exp.scenario.sla) > 1:
             parts.append(f"<h3>Rule {esc(rule.name)}</h3>")
-        parts.append(table_html(heads, rows, range(1, len(heads))))
+        if not any(getattr(rule, s.sla_field) is not None for s in STAGE_TABLE):
+            parts.append(f'<p class="note">Rule {esc(rule.name)} sets no stage target '
+                         "(every stage switched off): no compliance to report.</p>")
+        elif wide.empty:
+            parts.append('<p class="note">No requests measured after the warm-up: no '
+                         "compliance to report.</p>")
+        else:
+            parts.append(table_html(heads, rows, range(1, len(heads))))
     cens = exp.censored()
     n = len(exp.measured)
     parts.append(
@@ -278,7 +288,7 @@ def _staff(exp: ExperimentResult) -> str:
             if p.name in per_spec.index else (0, float("nan"))
         hours = sum(s.headcount * s.length_hour * len(s.days) for s in p.shifts)
         serves = "all communities" if p.communities is None else ", ".join(p.communities)
-        rows.append([esc(p.name), esc(both(KIND_ZH.get(p.kind, ""), p.kind.replace("_", " "))),
+        rows.append([esc(p.name), esc(kind_text(p.kind)),
                      esc(p.scope), esc(serves), f"{int(n)}",
                      "<br>".join(esc(shift_text(s)) for s in p.shifts),
                      f"{hours:,.0f}", "n/a" if pd.isna(cost) else f"{cost:,.0f}"])
@@ -293,7 +303,7 @@ def _percentiles(exp: ExperimentResult) -> str:
     table = pd.concat([overall, by_type], ignore_index=True)
     qs = sorted(table["quantile"].unique())
     types = ["all", *dict.fromkeys(c.type for c in exp.scenario.communities)]
-    stages = list(STAGE_ZH)
+    stages = list(STAGES)
     table["_order"] = [(stages.index(s), types.index(g) if g in types else len(types))
                        for s, g in zip(table["stage"], table["group"], strict=True)]
     rows = []
@@ -302,7 +312,7 @@ def _percentiles(exp: ExperimentResult) -> str:
         d = d.set_index("quantile")
         label = "全部 all types" if group == "all" else type_label(str(group))
         st = str(stage)
-        rows.append([esc(label), esc(f"{STAGE_ZH[st]} {STAGE_EN[st]}"),
+        rows.append([esc(label), esc(both(*OUTCOME_LABELS[st])),
                      *(esc(fmt_with_ci(d.loc[q, "mean"], d.loc[q, "halfwidth"])) for q in qs),
                      f"{int(d['reached'].iloc[0]):,}"])
     heads = ["community type", "stage", *(f"p{100 * q:g}" for q in qs), "requests reached"]
@@ -331,9 +341,12 @@ def render_report(exp: ExperimentResult, manifest: Mapping[str, Any]) -> str:
         f'<p class="lead">{esc(sc.description.strip())}</p>' if sc.description else "",
         _facts(exp, manifest),
         "<h2>Headline: share of requests meeting each 2341 target</h2>",
-        "<p>Mean across replications ± half-width of the 95% confidence interval "
-        "(percentage points). <em>all met</em>: every target that applies to the request "
-        "was met. Targets count from when the request reached the community.</p>",
+        "<p>Mean across replications and, in brackets, the 95% confidence interval "
+        "(percent): a Wilson score interval on the effective sample size (the number of "
+        "independent requests that would vary as much as the replications do), so it "
+        "stays within 0–100% and is not symmetric near the ends. <em>all met</em>: every "
+        "target that applies to the request was met. Targets count from when the request "
+        "reached the community.</p>",
         _headline(exp),
         "<h2>Figures</h2>", figures,
         "<h2>Time to each stage</h2>",

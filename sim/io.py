@@ -20,8 +20,7 @@ import pandas as pd
 import yaml
 
 from sim.config import Scenario, resolved_dict
-from sim.experiment import ExperimentResult
-from sim.records import SimulationResult
+from sim.results import ExperimentResult, SimulationResult
 
 PART_FRAMES = ("requests", "pools", "load", "backlog")
 

@@ -6,14 +6,13 @@ vectorised, after the simulation has finished.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
 from sim.arrivals import RequestTable
 from sim.config import CHANNELS, WEEKDAYS, Community, Scenario
+from sim.results import SimulationResult as SimulationResult  # its home is sim.results
 from sim.staff import Pool
 from sim.staffing import weekly_cost
 from sim.stages import QUEUED_STAGES, STAGE_TABLE
@@ -26,35 +25,6 @@ REQUEST_COLUMNS = (
     "onsite_pool", "plan_pool", "escalated", "stream_copy", "stream_index",
 )
 """Columns of :attr:`SimulationResult.requests`, in order."""
-
-
-@dataclass
-class SimulationResult:
-    """Everything one replication produced.
-
-    Attributes
-    ----------
-    requests:
-        One row per request that reached a community before the horizon, open ones
-        included (their unreached stage times are NaN).  Times are minutes since the start
-        of the run; ``hour``/``weekday`` are those of ``created_min``; ``escalated`` is a
-        bit mask (1 respond, 2 on site, 4 plan) of stages escalated after a breach.
-    pools:
-        One row per run-time staff pool: kind, scope, weekly cost, overtime.
-    load:
-        Per pool and hour of day, after warm-up: minutes busy, on duty and of queue
-        (time-integrals), and minutes observed.
-    backlog:
-        Per staff kind and simulated hour: mean number waiting, busy and on duty.
-    """
-
-    scenario: Scenario
-    seed: int
-    replication: int
-    requests: pd.DataFrame
-    pools: pd.DataFrame
-    load: pd.DataFrame
-    backlog: pd.DataFrame
 
 
 LOAD_MEASURES = ("busy_min", "on_duty_min", "queue_min", "rostered_min", "overtime_min")

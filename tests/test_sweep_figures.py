@@ -3,7 +3,8 @@
 A 2 x 2 sweep of the Quanxueli technicians (day shift x night on-call, 7 days, 3
 replications) and a one-lever optimisation with loose targets; each figure must have a
 title, labelled axes and one artist per line, cell or point.  That sim.figures does not
-import simpy is checked in test_figures_report.py.
+import simpy is checked in test_results.py.  Labels are bilingual with a CJK font and
+English without (``zh``), as in test_figures_report.py.
 """
 
 from __future__ import annotations
@@ -27,6 +28,11 @@ from sim.sweeps import SweepResult
 ROOT = Path(__file__).resolve().parents[1]
 DAY = "staff.technicians.day"
 NIGHT = "staff.technicians.night on-call"  # a shift name with a space is a valid lever
+
+
+def zh(chinese: str, english: str) -> str:
+    """The label the figures should show: both languages with a CJK font, else English."""
+    return f"{chinese} {english}" if figures.cjk_font() else english
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +84,7 @@ def test_compliance_vs_headcount_facets_the_other_lever(swept: SweepResult) -> N
     fig = figures.compliance_vs_headcount(swept, DAY, stage="onsite", target=0.8)
     assert_labelled(fig)
     title = fig.get_suptitle()
-    assert "处置 on site" in title and "technicians day" in title and "95% CI" in title
+    assert zh("处置", "on site") in title and "technicians day" in title and "95% CI" in title
     axes = visible_axes(fig)
     assert len(axes) == 2  # one panel per night on-call headcount, in the sweep's order
     assert [ax.get_title() for ax in axes] == ["technicians night on-call = 1",
@@ -92,7 +98,7 @@ def test_compliance_vs_headcount_facets_the_other_lever(swept: SweepResult) -> N
         assert "people on duty" in ax.get_xlabel()
     assert "%" in axes[0].get_ylabel()
     names = [t.get_text() for t in fig.legends[0].get_texts()]
-    assert any("新建商品房小区 new commercial estate" in n for n in names)
+    assert any(zh("新建商品房小区", "new commercial estate") in n for n in names)
     assert "target 80%" in names
     assert_renders_cleanly(fig)
 
@@ -106,7 +112,7 @@ def test_compliance_vs_headcount_fixes_other_levers_beyond_max_facets(
     assert not [ln for ln in ax.get_lines() if ln.get_linestyle() == "--"]  # no target
     title = fig.get_suptitle().replace("\n", " ")
     assert "fixed at their first value: technicians night on-call = 1" in title
-    assert "全部达标 all met" in title  # the default stage: every target
+    assert zh("全部达标", "all met") in title  # the default stage: every target
 
 
 def test_compliance_vs_headcount_one_line_per_type_without_all(swept: SweepResult) -> None:
@@ -120,7 +126,8 @@ def test_compliance_vs_headcount_one_line_per_type_without_all(swept: SweepResul
     assert len(data_lines(ax)) == 2
     assert len(bands(ax)) == 2
     names = [t.get_text() for t in fig.legends[0].get_texts()]
-    assert names[:2] == ["新建商品房小区 new commercial estate", "老旧小区 old estate"]
+    assert names[:2] == [zh("新建商品房小区", "new commercial estate"),
+                         zh("老旧小区", "old estate")]
     assert "fixed" not in fig.get_suptitle()
 
 
@@ -149,7 +156,7 @@ def test_joint_heatmap_has_an_annotated_cell_per_combination(swept: SweepResult)
     assert cells[3].startswith(f"{100 * mean:.0f}%")  # top right: 3 day, 1 on call
     assert "people on duty" in ax.get_xlabel() and "night on-call" in ax.get_ylabel()
     assert "%" in fig.axes[-1].get_ylabel()  # the colour bar
-    assert "新建商品房小区 new commercial estate" in ax.get_title()
+    assert zh("新建商品房小区", "new commercial estate") in ax.get_title()
     assert_renders_cleanly(fig)
 
 

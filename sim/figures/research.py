@@ -24,6 +24,7 @@ from sim.figures.style import (
     stage_label,
     type_labels,
 )
+from sim.stages import JOINT
 
 if TYPE_CHECKING:
     from sim.optimiser import OptimizeResult
@@ -110,7 +111,7 @@ def _type_order(types: Iterable[str]) -> list[str]:
 
 @_styled
 def compliance_vs_headcount(
-    result: SweepResult, lever: str, stage: str = "joint", target: float | None = None,
+    result: SweepResult, lever: str, stage: str = JOINT, target: float | None = None,
     max_facets: int = 4,
 ) -> Figure:
     """Compliance against one lever's values, a line and 95% CI band per community type.
@@ -192,7 +193,7 @@ def compliance_vs_headcount(
 @_styled
 def joint_heatmap(
     result: SweepResult, lever_x: str, lever_y: str, community_type: str = "all",
-    stage: str = "joint",
+    stage: str = JOINT,
 ) -> Figure:
     """Mean compliance over two levers, each cell annotated with its percentage.
 

@@ -13,10 +13,8 @@ from matplotlib.ticker import FixedLocator, PercentFormatter
 
 from sim.figures.style import (
     KIND_ORDER,
-    STAGE_COLORS,
-    STAGE_COLUMNS,
-    STAGES,
     _clipped_errors,
+    _empty,
     _rule,
     _stage_title,
     _styled,
@@ -28,9 +26,13 @@ from sim.figures.style import (
     stage_label,
     type_labels,
 )
+from sim.stages import JOINT, OUTCOME_COLORS, OUTCOMES, STAGE_COLUMNS, STAGES
 
 if TYPE_CHECKING:
-    from sim.experiment import ExperimentResult
+    from sim.results import ExperimentResult
+
+OFF_DUTY = "#d9d9d9"
+NOTHING = "nothing to show: no request measured with a target of this rule"
 
 
 # --------------------------------------------------------------------------- compliance
@@ -48,8 +50,10 @@ def plot_compliance(
     """
     labels = labels or {}
     targets = targets or {}
-    stages = [s for s in (*STAGES, "joint") if s in set(table["stage"])]
+    stages = [s for s in OUTCOMES if s in set(table["stage"])]
     groups = list(dict.fromkeys(table["group"]))
+    if not stages:
+        return _empty(Figure(figsize=(12, 2.6), layout="constrained"), title, NOTHING)
     names = [labels.get(g, g) for g in groups]
     height = 1.2 + 0.32 * len(groups)
     fig = Figure(figsize=(12, max(2.6, height)), layout="constrained")
@@ -58,7 +62,7 @@ def plot_compliance(
     for ax, stage in zip(axes, stages, strict=True):
         d = table[table["stage"] == stage].set_index("group").reindex(groups).reset_index()
         mean = d["mean"].to_numpy(float)
-        ax.barh(y, np.nan_to_num(mean), xerr=_clipped_errors(d), color=STAGE_COLORS[stage],
+        ax.barh(y, np.nan_to_num(mean), xerr=_clipped_errors(d), color=OUTCOME_COLORS[stage],
                 alpha=0.8, capsize=2.5, error_kw={"elinewidth": 1, "ecolor": "#333"})
         for yi, m in zip(y, mean, strict=True):
             # at the bar's foot: the whisker is at its end
@@ -110,9 +114,11 @@ def plot_hourly_compliance(
     one with the number of requests per hour, which is why night bands are wide.
     """
     targets = targets or {}
-    stages = [s for s in ("joint", *STAGES)
+    stages = [s for s in (JOINT, *STAGES)
               if table.loc[table["stage"] == s, "mean"].notna().any()]
     fig = Figure(figsize=(11, 6.4), layout="constrained")
+    if not stages:
+        return _empty(fig, title, NOTHING)
     axes = fig.subplots(2, 3, sharex=True).ravel()
     hours = np.arange(24)
 
@@ -125,7 +131,7 @@ def plot_hourly_compliance(
     bottom = max(0.0, np.floor(lowest * 10) / 10 - 0.05)
     for ax, stage in zip(axes, stages, strict=False):
         d = by_hour(stage)
-        color = STAGE_COLORS[stage]
+        color = OUTCOME_COLORS[stage]
         ax.fill_between(hours, d["ci_low"].clip(0, 1).to_numpy(float),
                         d["ci_high"].clip(0, 1).to_numpy(float), color=color, alpha=0.2,
                         lw=0, step="mid")
@@ -181,6 +187,8 @@ def plot_stage_cdf(
     """
     stages = [s for s in STAGES if any(len(v) for v in times.get(s, {}).values())]
     groups = list(dict.fromkeys(g for s in stages for g in times[s]))
+    if not stages:
+        return _empty(Figure(figsize=(11, 3.4), layout="constrained"), title, NOTHING)
     cmap = matplotlib.colormaps["tab10"]
     gcol = {g: cmap(i % 10) for i, g in enumerate(groups)}
     ncols = 2 if len(stages) > 1 else 1
@@ -280,11 +288,14 @@ def stage_cdf(exp: ExperimentResult, rule: str | None = None,
 @_styled
 def plot_utilisation(util: pd.DataFrame, specs: Mapping[str, str] | None = None,
                      max_rows: int = 40, title: str = "Staff utilisation") -> Figure:
-    """Heatmap of the busy share of on-duty staff, pool × hour of day.
+    """Heatmap of the busy share of rostered staff, pool × hour of day; overtime beside.
 
-    ``util`` is :meth:`ExperimentResult.utilisation`.  With more than ``max_rows`` pools
-    (a zone of hundreds of communities) rows are pool specs (the scenario's ``staff``
-    entries) and cells the mean over their pools.
+    ``util`` is :meth:`ExperimentResult.utilisation`.  Hours with nobody rostered are
+    grey ("off duty"), whatever overtime was worked in them; overtime (staff still busy
+    after their shift ended) is drawn in a second panel, in staff-minutes per hour, when
+    ``util`` has it.  With more than ``max_rows`` pools (a zone of hundreds of
+    communities) rows are pool specs (the scenario's ``staff`` entries) and cells the
+    mean over their pools.
     """
     d = util[util["hour"] != "all"].astype({"pool": str, "kind": str, "hour": str})
     d["h"] = d["hour"].astype(int)
@@ -293,29 +304,49 @@ def plot_utilisation(util: pd.DataFrame, specs: Mapping[str, str] | None = None,
     n_pools = d["pool"].nunique()
     aggregate = n_pools > max_rows
     key = ["korder", "kind", "spec"] if aggregate else ["korder", "kind", "pool"]
-    grid = d.groupby([*key, "h"])["utilisation"].mean().unstack("h").reindex(
-        columns=range(24))
+
+    def grid_of(metric: str) -> pd.DataFrame:
+        return d.groupby([*key, "h"])[metric].mean().unstack("h").reindex(columns=range(24))
+
+    grid = grid_of("utilisation")
+    overtime = (grid_of("overtime").reindex(grid.index) * 60.0
+                if "overtime" in d and d["overtime"].notna().any() else None)
     counts = {k: int(v) for k, v in d.groupby(key)["pool"].nunique().items()}
+
     def row_label(k: tuple[Any, ...]) -> str:
         n = counts[k]
         size = f" ({n} pool{'s' * (n != 1)})" if aggregate else ""
         return f"{k[2]}{size} · {kind_label(str(k[1]))}"
 
     rows = [row_label(tuple(k)) for k in grid.index]
-    fig = Figure(figsize=(11, 1.6 + 0.3 * len(rows)), layout="constrained")
-    ax = fig.add_subplot()
-    cmap = matplotlib.colormaps["viridis"].with_extremes(bad="#d9d9d9")
+    panels = 1 if overtime is None else 2
+    fig = Figure(figsize=(11, (1.9 + 0.3 * len(rows)) * panels), layout="constrained")
+    axes = fig.subplots(panels, 1, squeeze=False)[:, 0]
+    ax = axes[0]
+    cmap = matplotlib.colormaps["viridis"].with_extremes(bad=OFF_DUTY)
     im = ax.imshow(np.ma.masked_invalid(grid.to_numpy(float)), aspect="auto", cmap=cmap,
                    vmin=0, vmax=1, interpolation="nearest")
-    ax.set_xticks(range(24), [f"{h:02d}" for h in range(24)])
-    ax.set_yticks(range(len(rows)), rows)
-    ax.grid(False)
-    ax.set_xlabel("hour of day (local time)")
-    ax.set_ylabel("staff pool spec" if aggregate else "staff pool")
-    cb = fig.colorbar(im, ax=ax, format=PercentFormatter(1.0, decimals=0), pad=0.01)
-    cb.set_label("busy share of staff on duty (%)")
     what = f"mean over pools of each spec, {n_pools} pools" if aggregate else "per pool"
-    ax.set_title(f"{title}\n({what}; grey: nobody on duty)")
+    ax.set_title(f"{title}: busy share of the staff rostered\n({what}; grey: off duty, "
+                 "nobody rostered)")
+    cb = fig.colorbar(im, ax=ax, format=PercentFormatter(1.0, decimals=0), pad=0.01)
+    cb.set_label("busy share of rostered staff (%)")
+    if overtime is not None:
+        ax2 = axes[1]
+        ot = overtime.to_numpy(float)
+        im2 = ax2.imshow(np.ma.masked_invalid(ot), aspect="auto", interpolation="nearest",
+                         cmap=matplotlib.colormaps["Oranges"], vmin=0,
+                         vmax=max(1.0, float(np.nanmax(ot)) if np.isfinite(ot).any() else 1.0))
+        ax2.set_title("Overtime: staff still busy after their shift ended "
+                      "(staff-minutes in each hour of the day, mean per day)")
+        cb2 = fig.colorbar(im2, ax=ax2, pad=0.01)
+        cb2.set_label("overtime (staff-minutes per hour)")
+    for a in axes:
+        a.set_xticks(range(24), [f"{h:02d}" for h in range(24)])
+        a.set_yticks(range(len(rows)), rows)
+        a.grid(False)
+        a.set_xlabel("hour of day (local time)")
+        a.set_ylabel("staff pool spec" if aggregate else "staff pool")
     return fig
 
 

@@ -1,13 +1,17 @@
 """Shared look of the figures: stage and staff labels, the CJK font, the Agg canvas.
 
-Chinese labels need a font with CJK glyphs.  :func:`cjk_font` looks for one at run time
-and uses it as a fallback after DejaVu Sans; without one, labels fall back to English so
-no glyph is drawn as an empty box.
+Chinese labels need a font with CJK glyphs.  :func:`cjk_font` is the one place that
+decides: it looks for such a font at run time (unless the environment variable
+``SIM_CJK_FONT`` is ``0``, which forces the fallback), and figures use it after DejaVu
+Sans.  Without one, labels fall back to English, and any other Chinese text left in a
+figure (a community or pool named in Chinese) is stripped, so no glyph is drawn as an
+empty box.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -19,26 +23,20 @@ import pandas as pd
 from matplotlib import font_manager
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.text import Text
+from numpy.typing import NDArray
+
+from sim.stages import OUTCOME_LABELS, STAGE_TABLE
 
 if TYPE_CHECKING:
     from matplotlib.typing import RcKeyType
 
     from sim.config import Scenario, SlaRule
-    from sim.experiment import ExperimentResult
+    from sim.results import ExperimentResult
 
 
 P = ParamSpec("P")
 
-# Kept here rather than imported from sim.sla: sim.sla imports the simpy-based staff module.
-STAGES = ("respond", "onsite", "finish", "plan")
-STAGE_COLUMNS = {"respond": "responded_min", "onsite": "onsite_min",
-                 "finish": "finished_min", "plan": "plan_min"}
-STAGE_LABELS = {  # the seed report's words for the four targets
-    "respond": ("响应", "respond"), "onsite": ("处置", "on site"),
-    "finish": ("办结", "finish"), "plan": ("出方案", "plan"), "joint": ("全部达标", "all met"),
-}
-STAGE_COLORS = {"respond": "#1f77b4", "onsite": "#ff7f0e", "finish": "#2ca02c",
-                "plan": "#9467bd", "joint": "#222222"}
 KIND_LABELS = {
     "service_desk": ("服务台", "service desk"), "technician": ("维修人员", "technicians"),
     "community_cadre": ("社区两委干部", "community cadres"),
@@ -57,8 +55,23 @@ _CJK_CHARS = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f]
 
 
 # --------------------------------------------------------------------------- fonts, labels
-@functools.cache
+CJK_ENV = "SIM_CJK_FONT"
+"""Environment variable: ``0`` (or ``false``, ``no``, ``off``) draws figures as if no CJK
+font were installed -- English labels -- even where one is."""
+
+
 def cjk_font() -> str | None:
+    """Family name of the font figures use for Chinese, or ``None`` (English labels).
+
+    ``None`` when no installed font has Chinese glyphs, or when ``SIM_CJK_FONT=0``.
+    """
+    if os.environ.get(CJK_ENV, "").strip().lower() in ("0", "false", "no", "off"):
+        return None
+    return _installed_cjk_font()
+
+
+@functools.cache
+def _installed_cjk_font() -> str | None:
     """Family name of an installed font with Chinese glyphs, or ``None``.
 
     Matplotlib's font cache may predate the font's installation (it is rebuilt only when
@@ -96,10 +109,12 @@ def plain(text: str, fallback: str = "") -> str:
 
 
 def stage_label(stage: str) -> str:
-    return bilingual(*STAGE_LABELS[stage], fallback=stage)
+    """``响应 respond`` (``respond`` without a CJK font); ``joint`` is ``all met``."""
+    return bilingual(*OUTCOME_LABELS[stage], fallback=stage)
 
 
 def kind_label(kind: str) -> str:
+    """``维修人员 technicians`` (English alone without a CJK font)."""
     zh, en = KIND_LABELS.get(kind, ("", kind))
     return bilingual(zh, en, fallback=kind)
 
@@ -129,10 +144,15 @@ def fmt_minutes(m: float) -> str:
 
 
 def _styled(fn: Callable[P, Figure]) -> Callable[P, Figure]:
-    """Build the figure with the CJK fallback font; text keeps its font once created."""
+    """Build the figure with the CJK fallback font; text keeps its font once created.
+
+    Without a CJK font, Chinese characters still in the figure's text (names from the
+    scenario) are stripped, so nothing is drawn as empty boxes.
+    """
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> Figure:
-        family = ["DejaVu Sans", *([f] if (f := cjk_font()) else [])]
+        font = cjk_font()
+        family = ["DejaVu Sans", *([font] if font else [])]
         style: dict[RcKeyType, Any] = {
             "font.family": family, "font.size": 9.5, "axes.titlesize": 10.5,
             "axes.spines.top": False, "axes.spines.right": False,
@@ -140,9 +160,25 @@ def _styled(fn: Callable[P, Figure]) -> Callable[P, Figure]:
         }
         with matplotlib.rc_context(style):
             fig = fn(*args, **kwargs)
+        if font is None:
+            _strip_chinese(fig)
         FigureCanvasAgg(fig)  # explicit Agg canvas: no pyplot, no backend switching
         return fig
     return wrapper
+
+
+def _strip_chinese(fig: Figure) -> None:
+    """Remove Chinese characters from every text of ``fig`` (no font can draw them)."""
+    for ax in fig.axes:  # tick labels are redrawn from their formatter: set new ones
+        for axis in (ax.xaxis, ax.yaxis):
+            labels = [t.get_text() for t in axis.get_ticklabels()]
+            if any(_CJK_CHARS.search(t) for t in labels):
+                axis.set_ticks(axis.get_ticklocs(), [plain(t, "?") for t in labels])
+    for t in fig.findobj(Text):
+        assert isinstance(t, Text)
+        text = t.get_text()
+        if _CJK_CHARS.search(text):
+            t.set_text(plain(text, "?"))
 
 
 def _rule(exp: ExperimentResult, name: str | None) -> SlaRule:
@@ -156,7 +192,7 @@ def _rule(exp: ExperimentResult, name: str | None) -> SlaRule:
 
 
 def _targets(rule: SlaRule) -> dict[str, float | None]:
-    return {s: getattr(rule, f"{s}_min") for s in STAGES}
+    return {s.name: getattr(rule, s.sla_field) for s in STAGE_TABLE}
 
 
 def _stage_title(stage: str, targets: Mapping[str, float | None], sep: str = "  ") -> str:
@@ -164,9 +200,19 @@ def _stage_title(stage: str, targets: Mapping[str, float | None], sep: str = "  
     return stage_label(stage) + (f"{sep}≤ {fmt_minutes(t)}" if t else "")
 
 
-def _clipped_errors(d: pd.DataFrame) -> np.ndarray:
+def _clipped_errors(d: pd.DataFrame) -> NDArray[np.float64]:
     """Asymmetric error bars of shares, the CI clipped to [0, 1]; zero where unknown."""
     mean = d["mean"].to_numpy(float)
     lo = np.clip(d["ci_low"].to_numpy(float), 0, 1)
     hi = np.clip(d["ci_high"].to_numpy(float), 0, 1)
-    return np.nan_to_num(np.vstack([mean - lo, hi - mean]).clip(min=0))
+    return np.asarray(np.nan_to_num(np.vstack([mean - lo, hi - mean]).clip(min=0)), float)
+
+
+def _empty(fig: Figure, title: str, message: str) -> Figure:
+    """A figure that says why there is nothing to draw (nothing measured, no target)."""
+    ax = fig.add_subplot()
+    ax.set_axis_off()
+    ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=11, color="#555",
+            transform=ax.transAxes)
+    fig.suptitle(title, fontsize=11.5)
+    return fig

@@ -1,0 +1,394 @@
+"""Results of finished runs: tables, confidence intervals.  Never imports simpy.
+
+Everything here reads the frames a run produced (:class:`SimulationResult` per
+replication, :class:`ExperimentResult` for all of them), so ``sim.io``, ``sim.report``,
+``sim.figures``, ``sim.html_report`` and ``sim report`` work without the engine.
+
+Every statistic is computed per replication first; means and 95% confidence intervals
+are then taken across replications, the replications being the independent observations:
+
+* compliance shares (in [0, 1]) get a Wilson score interval on an effective sample size
+  (:func:`proportion_interval`), which stays inside [0, 1];
+* everything else (stage-time percentiles, utilisation, queue lengths, paired
+  differences) gets a Student-t interval (:func:`summarise`).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
+from scipy import stats
+
+from sim.sla import outcomes, stage_times
+from sim.stages import OUTCOMES, STAGES
+
+if TYPE_CHECKING:
+    from sim.config import Scenario, SlaRule
+
+DEFAULT_BREAKDOWNS: tuple[str | None, ...] = (
+    None, "community_type", "community", "street", "category", "channel", "priority",
+    "hour", "weekday",
+)
+"""Breakdowns written to ``compliance.csv`` (``None``: everything together)."""
+
+PERCENTILE_COLUMNS = ("stage", "by", "group", "quantile", "mean", "halfwidth", "ci_low",
+                      "ci_high", "replications", "reached")
+COMPLIANCE_COLUMNS = ("rule", "stage", "by", "group", "mean", "halfwidth", "ci_low",
+                      "ci_high", "replications", "requests", "unknown")
+
+
+@dataclass
+class SimulationResult:
+    """Everything one replication produced.
+
+    Attributes
+    ----------
+    requests:
+        One row per request that reached a community before the horizon, open ones
+        included (their unreached stage times are NaN).  Times are minutes since the start
+        of the run; ``hour``/``weekday`` are those of ``created_min``; ``escalated`` is a
+        bit mask (1 respond, 2 on site, 4 plan) of stages escalated after a breach.
+    pools:
+        One row per run-time staff pool: kind, scope, weekly cost, overtime.
+    load:
+        Per pool and hour of day, after warm-up: minutes busy, on duty and of queue
+        (time-integrals), and minutes observed; newer runs also ``rostered_min`` (staff
+        rostered) and ``overtime_min`` (staff still busy after their shift ended).
+    backlog:
+        Per staff kind and simulated hour: mean number waiting, busy and on duty.
+    """
+
+    scenario: Scenario
+    seed: int
+    replication: int
+    requests: pd.DataFrame
+    pools: pd.DataFrame
+    load: pd.DataFrame
+    backlog: pd.DataFrame
+
+
+# --------------------------------------------------------------------------- intervals
+def t_halfwidth(std: ArrayLike, n: ArrayLike, level: float = 0.95) -> NDArray[np.float64]:
+    """Half-width of a Student-t confidence interval for a mean of ``n`` observations.
+
+    NaN where ``n < 2`` (one observation gives no estimate of the spread).
+    """
+    n_arr = np.asarray(n, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        q = stats.t.ppf(0.5 + level / 2, n_arr - 1)
+        hw = np.where(n_arr > 1, q * np.asarray(std, dtype=float) / np.sqrt(n_arr), np.nan)
+    return np.asarray(hw, dtype=float)
+
+
+def proportion_interval(
+    mean: ArrayLike, std: ArrayLike, n: ArrayLike, trials: ArrayLike, level: float = 0.95
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Confidence interval in [0, 1] for a share estimated as a mean over replications.
+
+    A Wilson score interval on the *effective sample size* (Korn & Graubard 1998, the
+    survey-sampling interval for proportions under clustering): with ``p`` the mean of
+    ``n`` replication shares and ``std`` their standard deviation, the effective number
+    of independent trials is ``n_eff = p(1-p) / (std**2 / n)`` -- the binomial sample
+    that would have the observed between-replication variance -- or, where every
+    replication has the same share (``std = 0``, e.g. all at 100%), ``trials``, the
+    decided requests behind the shares.  The quantile is Student t with ``n - 1``
+    degrees of freedom.  Away from 0 and 1 it matches the t interval; near them it bends
+    inwards instead of crossing the bound, and keeps its coverage where the t interval
+    loses it (simulated binomial replications: 95-97% at a true 99.5% where the t
+    interval covers 91%).  NaN where ``n < 2``: one replication gives no estimate of the
+    replication-to-replication variance (its requests are not independent trials).
+
+    Returns
+    -------
+    (low, high)
+        Arrays of the bounds, ``0 <= low <= mean <= high <= 1``.
+    """
+    p = np.clip(np.asarray(mean, dtype=float), 0.0, 1.0)
+    s = np.asarray(std, dtype=float)
+    n_arr = np.asarray(n, dtype=float)
+    big_n = np.asarray(trials, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        var_mean = s**2 / n_arr
+        n_eff = np.where(var_mean > 0, p * (1 - p) / var_mean, big_n)
+        z = stats.t.ppf(0.5 + level / 2, n_arr - 1)
+        z2n = z**2 / n_eff
+        centre = (p + z2n / 2) / (1 + z2n)
+        hw = z / (1 + z2n) * np.sqrt(p * (1 - p) / n_eff + z2n / (4 * n_eff))
+    ok = (n_arr > 1) & (n_eff > 0)
+    low = np.where(ok, np.clip(centre - hw, 0.0, p), np.nan)
+    high = np.where(ok, np.clip(centre + hw, p, 1.0), np.nan)
+    return np.asarray(low, dtype=float), np.asarray(high, dtype=float)
+
+
+def summarise(
+    per_rep: pd.DataFrame, keys: list[str], value: str, level: float = 0.95
+) -> pd.DataFrame:
+    """Mean and Student-t CI of ``value`` across replications, per combination of ``keys``.
+
+    Columns ``*keys, mean, replications, halfwidth, ci_low, ci_high`` (symmetric).
+    """
+    g = per_rep.groupby(keys, observed=True, sort=True)[value]
+    out = g.agg(mean="mean", std="std", replications="count").reset_index()
+    hw = t_halfwidth(out["std"].fillna(0.0), out["replications"], level)
+    out["halfwidth"] = hw
+    out["ci_low"] = out["mean"] - hw
+    out["ci_high"] = out["mean"] + hw
+    return out.drop(columns="std")
+
+
+def _codes(column: pd.Series) -> tuple[NDArray[np.int64], list[object]]:
+    """Integer codes and their labels (category order for categoricals, else sorted)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return np.asarray(column.cat.codes, dtype=np.int64), list(column.cat.categories)
+    labels, codes = np.unique(column.to_numpy(), return_inverse=True)
+    return np.asarray(codes, dtype=np.int64), list(labels)
+
+
+# --------------------------------------------------------------------------- experiment
+@dataclass
+class ExperimentResult:
+    """Replications of one scenario, with the tables analysts and reports read.
+
+    Attributes
+    ----------
+    requests, pools, load, backlog:
+        The :class:`SimulationResult` frames of all replications, stacked (column
+        ``replication`` tells them apart).
+    """
+
+    scenario: Scenario
+    seed: int
+    requests: pd.DataFrame
+    pools: pd.DataFrame
+    load: pd.DataFrame
+    backlog: pd.DataFrame
+    _outcomes: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_results(
+        cls, scenario: Scenario, seed: int, results: Sequence[SimulationResult]
+    ) -> ExperimentResult:
+        """Stack the frames of finished replications."""
+        if not results:
+            raise ValueError("no replications to combine")
+        return cls(
+            scenario,
+            seed,
+            pd.concat([r.requests for r in results], ignore_index=True),
+            pd.concat([r.pools for r in results], ignore_index=True),
+            pd.concat([r.load for r in results], ignore_index=True),
+            pd.concat([r.backlog for r in results], ignore_index=True),
+        )
+
+    @property
+    def replications(self) -> int:
+        """Number of replications (those with a pool table: a run may measure nothing)."""
+        frame = self.pools if len(self.pools) else self.requests
+        return int(frame["replication"].nunique()) if len(frame) else 0
+
+    @property
+    def measured(self) -> pd.DataFrame:
+        """Requests created after the warm-up: the ones statistics are computed on."""
+        return self.requests[self.requests["created_min"] >= self.scenario.run.warmup_min]
+
+    def outcomes(self, rule: str | None = None) -> pd.DataFrame:
+        """Per-request stage outcomes under ``rule`` (default: the first rule), after warm-up."""
+        rule_obj = self.rule(rule)
+        if rule_obj.name not in self._outcomes:
+            self._outcomes[rule_obj.name] = outcomes(self.measured, rule_obj, self.scenario)
+        return self._outcomes[rule_obj.name]
+
+    def rule(self, name: str | None = None) -> SlaRule:
+        """The SLA rule called ``name`` (default: the scenario's first rule)."""
+        if name is None:
+            return self.scenario.sla[0]
+        for r in self.scenario.sla:
+            if r.name == name:
+                return r
+        raise KeyError(f"no SLA rule named {name!r}")
+
+    _rule = rule
+
+    def compliance(
+        self, by: str | None = None, rule: str | None = None, level: float = 0.95
+    ) -> pd.DataFrame:
+        """Share of requests meeting each stage target, mean and CI across replications.
+
+        Parameters
+        ----------
+        by:
+            A request column to break down by (``community_type``, ``street``,
+            ``category``, ``hour``, ...) or ``None`` for everything together.
+        rule:
+            SLA rule name; default the first rule of the scenario.
+
+        Returns
+        -------
+        DataFrame
+            Columns ``rule, stage, by, group, mean, halfwidth, ci_low, ci_high,
+            replications, requests, unknown``.  ``mean`` is the mean of the replications'
+            shares; ``ci_low``/``ci_high`` the interval of :func:`proportion_interval`
+            (within [0, 1], not symmetric about the mean near 0 or 1) and ``halfwidth``
+            half its width, ``(ci_high - ci_low) / 2``.  ``requests`` counts decided
+            outcomes and ``unknown`` the censored ones (still open, deadline after the
+            horizon), both summed over replications.  Stages the rule switches off and
+            groups with no decided outcome have no row.
+        """
+        req = self.measured
+        out = self.outcomes(rule)
+        if by:
+            gcodes, groups = _codes(req[by])
+        else:
+            gcodes, groups = np.zeros(len(req), dtype=np.int64), ["all"]
+        rcodes, _ = _codes(req["replication"])
+        n_rep = int(rcodes.max()) + 1 if len(rcodes) else 0
+        n_grp = len(groups)
+        key = rcodes * n_grp + gcodes
+        size = n_rep * n_grp
+        frames = []
+        for stage in OUTCOMES:
+            met = out[stage].to_numpy(dtype=float)
+            ok = ~np.isnan(met)
+            hits = np.bincount(key[ok], weights=met[ok], minlength=size).reshape(n_rep, n_grp)
+            count = np.bincount(key[ok], minlength=size).reshape(n_rep, n_grp)
+            unknown = np.bincount(key, weights=out[f"{stage}_unknown"].to_numpy(dtype=float),
+                                  minlength=size).reshape(n_rep, n_grp)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                per_rep = np.where(count > 0, hits / count, np.nan)
+            n = (count > 0).sum(axis=0)
+            keep = n > 0
+            with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                mean = np.nanmean(per_rep, axis=0)
+                std = np.where(n > 1, np.nanstd(per_rep, axis=0, ddof=1), 0.0)
+            trials = count.sum(axis=0)
+            low, high = proportion_interval(mean, std, n, trials, level)
+            frames.append(pd.DataFrame({
+                "stage": stage,
+                "group": np.asarray(groups, dtype=object)[keep],
+                "mean": mean[keep],
+                "halfwidth": ((high - low) / 2)[keep],
+                "ci_low": low[keep],
+                "ci_high": high[keep],
+                "replications": n[keep],
+                "requests": trials[keep],
+                "unknown": unknown.sum(axis=0)[keep].astype(np.int64),
+            }))
+        table = pd.concat(frames, ignore_index=True)
+        table.insert(0, "rule", self.rule(rule).name)
+        table.insert(2, "by", by or "all")
+        table["group"] = table["group"].astype(str)
+        return table
+
+    def compliance_tables(
+        self, breakdowns: Iterable[str | None] = DEFAULT_BREAKDOWNS
+    ) -> pd.DataFrame:
+        """:meth:`compliance` for every rule and every breakdown, stacked."""
+        return pd.concat(
+            [self.compliance(by, r.name) for r in self.scenario.sla for by in breakdowns],
+            ignore_index=True,
+        )
+
+    def stage_percentiles(
+        self, by: str | None = "community_type", q: Sequence[float] = (0.5, 0.9, 0.95)
+    ) -> pd.DataFrame:
+        """Percentiles of minutes from arrival to each stage, mean and CI over replications.
+
+        Only requests that reached the stage count, so for heavily censored stages these
+        are optimistic; the ``reached`` column says how many there were.  ``finish`` is
+        for routine requests only (as in the 4-hour target).  No request reached any
+        stage (nothing measured): an empty table with the same columns.
+        """
+        req = self.measured
+        times = stage_times(req)
+        # "finish" is the routine requests' target; complex ones close days after a plan
+        times.loc[req["complex"].to_numpy(dtype=bool), "finish"] = np.nan
+        group = req[by] if by else pd.Series("all", index=req.index)
+        frames = []
+        for stage in STAGES:
+            d = pd.DataFrame({"replication": req["replication"].to_numpy(),
+                              "group": group.to_numpy(), "t": times[stage].to_numpy()}).dropna()
+            if d.empty:
+                continue
+            g = d.groupby(["replication", "group"], observed=True)["t"]
+            per_rep = g.quantile(np.asarray(q)).rename("value").reset_index()
+            per_rep = per_rep.rename(columns={per_rep.columns[2]: "quantile"})
+            s = summarise(per_rep, ["group", "quantile"], "value")
+            reached = d.groupby("group", observed=True)["t"].count().rename("reached")
+            s = s.merge(reached, left_on="group", right_index=True)
+            s.insert(0, "stage", stage)
+            frames.append(s)
+        if not frames:
+            return pd.DataFrame({c: pd.Series(dtype=object if c in ("stage", "by", "group")
+                                              else float) for c in PERCENTILE_COLUMNS})
+        table = pd.concat(frames, ignore_index=True)
+        table.insert(1, "by", by or "all")
+        table["group"] = table["group"].astype(str)
+        return table[list(PERCENTILE_COLUMNS)]
+
+    def utilisation(self, level: float = 0.95) -> pd.DataFrame:
+        """Per pool and hour of day (and ``all``): staff load, mean and CI across replications.
+
+        Columns (each with ``_halfwidth``, ``_ci_low``, ``_ci_high``):
+
+        * ``utilisation`` -- busy share of the staff *rostered*:
+          ``(busy_min - overtime_min) / rostered_min``; NaN (off duty) where nobody is
+          rostered.  Runs saved without ``rostered_min``/``overtime_min`` fall back to
+          busy minutes over on-duty minutes (on-duty counting people finishing a job
+          after their shift).
+        * ``overtime`` -- mean number of staff still busy after their shift ended
+          (``overtime_min / observed_min``; NaN for runs saved without it);
+        * ``queue_length`` -- mean requests waiting for the pool;
+        * ``on_duty`` -- mean staff on duty.
+
+        A request offered to several tiers at once (borrowing, escalation) waits in each
+        of their queues, so it counts in each pool's queue length: do not add queue
+        lengths across tiers.
+        """
+        load = self.load
+        rostered = {"rostered_min", "overtime_min"} <= set(load.columns)
+        sums = ["busy_min", "on_duty_min", "queue_min", "observed_min"]
+        sums += ["rostered_min", "overtime_min"] if rostered else []
+        whole = load.groupby(["replication", "pool", "kind", "scope"], observed=True)[
+            sums].sum().reset_index()
+        whole["hour"] = "all"
+        both = pd.concat([load.assign(hour=load["hour"].astype(str)), whole], ignore_index=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            if rostered:
+                work = (both["busy_min"] - both["overtime_min"]).clip(lower=0)
+                both["utilisation"] = np.where(both["rostered_min"] > 0,
+                                               work / both["rostered_min"], np.nan)
+                both["overtime"] = both["overtime_min"] / both["observed_min"]
+            else:
+                both["utilisation"] = np.where(both["on_duty_min"] > 0,
+                                               both["busy_min"] / both["on_duty_min"], np.nan)
+                both["overtime"] = np.nan
+            both["queue_length"] = both["queue_min"] / both["observed_min"]
+            both["on_duty"] = both["on_duty_min"] / both["observed_min"]
+        keys = ["pool", "kind", "scope", "hour"]
+        index = both[keys].drop_duplicates().set_index(keys).index
+        parts = []
+        for metric in ("utilisation", "overtime", "queue_length", "on_duty"):
+            s = summarise(both.dropna(subset=[metric]), keys, metric, level)
+            s = s.drop(columns=["replications"]).rename(columns={
+                "mean": metric, "halfwidth": f"{metric}_halfwidth",
+                "ci_low": f"{metric}_ci_low", "ci_high": f"{metric}_ci_high"})
+            parts.append(s.set_index(keys).reindex(index))
+        table = pd.concat(parts, axis=1).reset_index()
+        order = {str(h): h for h in range(24)} | {"all": 24}
+        table["_h"] = table["hour"].map(order)
+        return table.sort_values(["pool", "_h"]).drop(columns="_h").reset_index(drop=True)
+
+    def censored(self) -> dict[str, int]:
+        """Requests still open at the horizon, and outcomes unknown (all replications)."""
+        req = self.requests
+        return {
+            "open_requests": int(req["finished_min"].isna().sum()),
+            "unknown_outcomes": int(self.outcomes()["joint_unknown"].sum()),
+        }

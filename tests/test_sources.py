@@ -129,8 +129,8 @@ NUMBERS: dict[str, Number] = {
 }
 
 
-def planted(text: str = SOURCES, **numbers: Number) -> list[str]:
-    return problems(load_sources(text), {**NUMBERS, **numbers}, FAKE_SEED)
+def planted(text: str = SOURCES, numbers: dict[str, Number] | None = None) -> list[str]:
+    return problems(load_sources(text), {**NUMBERS, **(numbers or {})}, FAKE_SEED)
 
 
 def test_the_planted_baseline_is_clean() -> None:
@@ -145,17 +145,17 @@ def test_a_quote_not_in_the_seed_is_reported() -> None:
 
 
 def test_a_value_outside_its_range_is_reported() -> None:
-    assert planted(**{"types.a.households": 1000.0}) == [
+    assert planted(numbers={"types.a.households": 1000.0}) == [
         "types.a.households: 1000 outside its range [100, 900]"]
-    assert planted(**{"types.a.mix.y": 0.1}) == [
+    assert planted(numbers={"types.a.mix.y": 0.1}) == [
         "types.a.mix.y: 0.1 outside its range [0.2, 0.8]"]
-    assert planted(**{"types.b.hours": (1.0, 3.5)}) == [
+    assert planted(numbers={"types.b.hours": (1.0, 3.5)}) == [
         "types.b.hours: 3.5 outside its range [0, 3]"]
 
 
 def test_a_number_without_a_source_is_reported() -> None:
-    assert planted(**{"types.a.firms": 10.0}) == ["types.a.firms: no source"]
-    assert planted(**{"types.a.mix.z": 0.0}) == [
+    assert planted(numbers={"types.a.firms": 10.0}) == ["types.a.firms: no source"]
+    assert planted(numbers={"types.a.mix.z": 0.0}) == [
         "types.a.mix.z: types.a.mix gives no range for it"]
 
 
@@ -165,7 +165,8 @@ def test_a_source_of_no_number_is_reported() -> None:
 
 
 def test_a_number_with_two_sources_is_reported() -> None:
-    text = SOURCES + '  types.*.households: {assumption: "the same one again", range: [0, 999]}\n'
+    again = '{assumption: "the same households counted again", range: [0, 999]}'
+    text = SOURCES + f"  types.*.households: {again}\n"
     assert planted(text) == ["types.a.households: several sources "
                              "(types.a.households, types.*.households)"]
 

@@ -275,9 +275,10 @@ def problems(
 ) -> list[str]:
     """Everything wrong with the sources of ``numbers``, one line each.
 
-    Checks that every number has exactly one entry and every entry covers a number; that
-    each assumption has reasoning and a range containing its values; and, when the seed
-    text is given, that every quotation occurs in it verbatim.
+    Checks that every number has exactly one entry and every entry (and every key of a
+    per-sub-path range) covers a number; that each assumption has reasoning and a range
+    containing its values; and, when the seed text is given, that every quotation occurs
+    in it verbatim.
     """
     out: list[str] = []
     found = matches(sources, numbers)
@@ -288,6 +289,11 @@ def problems(
             out.append(f"{path}: several sources ({', '.join(keys)})")
     used = {k for keys in found.values() for k in keys}
     out += [f"{k}: names no number" for k in sources if k not in used]
+    for key, src in sources.items():
+        if isinstance(src.range, dict):
+            depth = len(key.split("."))
+            named = {".".join(p.split(".")[depth:]) for p, ks in found.items() if key in ks}
+            out += [f"{key}: range names no number {r!r}" for r in src.range if r not in named]
     for key, src in sources.items():
         if src.kind == "seed" and not _QUOTED.sub("", src.text).strip():
             out.append(f"{key}: empty seed quote")

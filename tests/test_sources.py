@@ -164,6 +164,11 @@ def test_a_source_of_no_number_is_reported() -> None:
     assert planted(text) == ["types.a.flats: names no number"]
 
 
+def test_a_range_for_no_number_is_reported() -> None:
+    text = SOURCES.replace("y: [0.2, 0.8]}", "y: [0.2, 0.8], z: [0, 1]}")
+    assert planted(text) == ["types.a.mix: range names no number 'z'"]
+
+
 def test_a_number_with_two_sources_is_reported() -> None:
     again = '{assumption: "the same households counted again", range: [0, 999]}'
     text = SOURCES + f"  types.*.households: {again}\n"

@@ -226,7 +226,7 @@ def schema_numbers(root: type[BaseModel]) -> dict[str, Number]:
     out: dict[str, Number] = {}
     for model in schema_models(root):
         for name, field in model.model_fields.items():
-            default = field.get_default(call_default_factory=True, validated_data={})
+            default = field.get_default(call_default_factory=True)
             if default is PydanticUndefined:
                 continue
             out.update(_default_leaves(default, f"schema.{model.__name__}.{name}"))

@@ -294,8 +294,7 @@ def problems(
             depth = len(key.split("."))
             named = {".".join(p.split(".")[depth:]) for p, ks in found.items() if key in ks}
             out += [f"{key}: range names no number {r!r}" for r in src.range if r not in named]
-    for key, src in sources.items():
-        if src.kind == "seed" and not _QUOTED.sub("", src.text).strip():
+        if src.kind == "seed" and not src.text.strip():
             out.append(f"{key}: empty seed quote")
         if src.kind == "assumption" and len(src.text.strip()) < MIN_REASONING_CHARS:
             out.append(f"{key}: the assumption gives no reasoning")

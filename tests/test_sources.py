@@ -140,6 +140,8 @@ def test_the_planted_baseline_is_clean() -> None:
 def test_a_quote_not_in_the_seed_is_reported() -> None:
     text = SOURCES.replace("20分钟响应", "15分钟响应")
     assert planted(text) == ["schema.SlaRule.respond_min: not in the seed: '15分钟响应'"]
+    assert planted(SOURCES.replace("20分钟响应", "")) == [
+        "schema.SlaRule.respond_min: empty seed quote"]
     text = SOURCES.replace("a guess", "a guess, as 「夜间电梯」 suggests")
     assert planted(text) == ["types.a.households: not in the seed: '夜间电梯'"]
 

@@ -17,9 +17,14 @@ median/mean/CV and counted as not closed in the within-4 h/24 h shares.
 Usage::
 
     python scripts/calibrate_from_311.py [PATH] [--yaml] [--min-rows N]
+
+The figures the presets use are also functions of the log's path (:func:`hour_profile`,
+:func:`weekday_profile`, :func:`weekday_profile_halfway_to_flat`, :func:`close_time_cv`),
+so ``sim/presets/sources.yaml`` can name the call that reproduces each number.
 """
 
 import argparse
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -58,13 +63,41 @@ def load_residents(path: Path) -> pd.DataFrame:
 def eastern_offset(stored: pd.Series) -> pd.Series:
     """Hours behind local time: 5 h under EST, 4 h under EDT (US rules via tz database)."""
     aware = stored.dt.tz_localize("America/New_York", ambiguous=True, nonexistent="shift_forward")
-    return aware.dt.tz_convert("UTC").dt.tz_localize(None) - stored
+    offset: pd.Series = aware.dt.tz_convert("UTC").dt.tz_localize(None) - stored
+    return offset
 
 
 def relative_weights(values: pd.Series, size: int) -> list[float]:
     """Count integer labels 0..size-1 and scale to average 1.0, rounded to 2 decimals."""
     counts = values.value_counts().reindex(range(size), fill_value=0).to_numpy(dtype=float)
     return [round(float(w), 2) for w in counts / counts.mean()]
+
+
+@cache
+def residents(path: Path = DEFAULT_PATH) -> pd.DataFrame:
+    """:func:`load_residents`, read once per path."""
+    return load_residents(path)
+
+
+def hour_profile(path: Path = DEFAULT_PATH) -> list[float]:
+    """Hour-of-day weights (local time, mean 1.0, 2 decimals) of residents' requests."""
+    return relative_weights(residents(path)["created_local"].dt.hour, 24)
+
+
+def weekday_profile(path: Path = DEFAULT_PATH) -> list[float]:
+    """Monday..Sunday weights (mean 1.0, 2 decimals) of residents' requests."""
+    return relative_weights(residents(path)["created_local"].dt.day_of_week, 7)
+
+
+def weekday_profile_halfway_to_flat(path: Path = DEFAULT_PATH) -> list[float]:
+    """:func:`weekday_profile` moved halfway towards a flat week (every weight 1.0)."""
+    return [round((w + 1.0) / 2.0, 3) for w in weekday_profile(path)]
+
+
+def close_time_cv(path: Path, sr_type: str) -> float:
+    """Coefficient of variation of close-minus-created time of one ``SRType`` (closed rows)."""
+    done = residents(path).loc[lambda d: d["SRType"] == sr_type, "duration_h"].dropna()
+    return round(float(done.std() / done.mean()), 2)
 
 
 def channel_mix(channels: pd.Series) -> pd.Series:
@@ -139,9 +172,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--yaml", action="store_true", help="print a YAML fragment instead")
     parser.add_argument("--min-rows", type=int, default=100, help="minimum rows per category")
     args = parser.parse_args(argv)
-    df = load_residents(args.path)
-    hours = relative_weights(df["created_local"].dt.hour, 24)
-    days = relative_weights(df["created_local"].dt.day_of_week, 7)
+    df = residents(args.path)
+    hours, days = hour_profile(args.path), weekday_profile(args.path)
     if args.yaml:
         print_yaml(df, hours, days)
     else:

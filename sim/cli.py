@@ -41,8 +41,9 @@ err = Console(stderr=True)
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
     # the message is plain text: escape it, or "[draft]" in a path would vanish as markup
-    err.print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False,
-              soft_wrap=True)
+    for line in message.splitlines() or [""]:
+        err.print(f"[bold red]error:[/] {escape(line)}", markup=True, highlight=False,
+                  soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -67,7 +68,9 @@ def validate(scenario: Annotated[Path, typer.Argument(help="scenario YAML file")
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of scenario files (for editor autocompletion)."""
-    sys.stdout.write(json.dumps(Scenario.model_json_schema(), indent=2, ensure_ascii=False) + "\n")
+    from sim.config import scenario_json_schema
+
+    sys.stdout.write(json.dumps(scenario_json_schema(), indent=2, ensure_ascii=False) + "\n")
 
 
 @app.command()

@@ -1,35 +1,25 @@
-"""Scenario schema (pydantic v2), preset merging and YAML loading.
+"""Scenario schema (pydantic v2): every field, its unit, its default and its source.
 
 This module is the only home for defaults: every field says its unit in its name
-(``_min``, ``_hour``, ``_per_day``) and where its default comes from.  Community-type and
-category presets live as data in ``sim/presets/*.yaml``; a scenario names a preset and
-overrides any of its fields.
-
-Loading a file never raises a raw traceback at a user: :func:`load_scenario` raises
-:class:`ScenarioError`, whose message names the file, the field and the problem.
+(``_min``, ``_hour``, ``_per_day``) and where its default comes from ("seed" is the Jinan
+High-tech Zone report, "assumption" our estimate).  Community-type and category presets
+live as data in ``sim/presets/*.yaml`` (see :mod:`sim.config.presets`); a scenario names
+a preset and overrides any of its fields.  Every float must be finite, and sizes are
+capped (see :mod:`sim.config.limits`).
 """
 
 from __future__ import annotations
 
 import copy
-import difflib
-import re
+import math
+from collections import Counter
 from collections.abc import Iterator
-from functools import cache
-from importlib import resources
-from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
-import yaml
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from sim.config import limits
+from sim.config.presets import category_presets, community_presets
 from sim.distributions import Distribution, Fixed
 
 StaffKind = Literal["service_desk", "technician", "community_cadre", "party_instructor"]
@@ -50,26 +40,35 @@ def _kinds(*kinds: StaffKind) -> list[StaffKind]:
     return list(kinds)
 
 
-class ScenarioError(Exception):
-    """A scenario file or object is invalid; the message is meant for the user as is."""
+class ScenarioModel(BaseModel):
+    """Base of every scenario model: unknown fields, NaN and infinity are refused."""
 
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 # --------------------------------------------------------------------------- run & SLA
-class RunConfig(_Model):
+class RunConfig(ScenarioModel):
     """How long, how often and from when to simulate."""
 
-    horizon_days: float = Field(28.0, gt=0, description="simulated days per replication")
-    warmup_days: float = Field(
-        0.0, ge=0, description="days discarded from statistics (the system starts empty)"
+    horizon_days: float = Field(
+        28.0, gt=0, le=limits.MAX_HORIZON_DAYS,
+        description="days simulated per replication, warm-up included (assumption: four "
+        "weeks show every weekday four times); at most ten years",
     )
-    replications: int = Field(10, ge=1, description="independent replications")
+    warmup_days: float = Field(
+        0.0, ge=0, description="days at the start discarded from statistics (the system "
+        "starts empty; assumption: none, since queues clear within hours)"
+    )
+    replications: int = Field(
+        10, ge=1, le=limits.MAX_REPLICATIONS,
+        description="independent replications (assumption: 10 give CI half-widths of a few "
+        "percentage points)",
+    )
     seed: int = Field(20241, ge=0, description="root seed of every random stream")
     start_weekday: Weekday = Field("mon", description="weekday at simulated minute 0")
-    start_hour: int = Field(0, ge=0, le=23, description="hour of day at simulated minute 0")
+    start_hour: int = Field(
+        0, ge=0, le=23, description="hour of day (0-23) at simulated minute 0"
+    )
 
     @model_validator(mode="after")
     def _warmup_inside(self) -> RunConfig:
@@ -91,12 +90,19 @@ class RunConfig(_Model):
         return (WEEKDAYS.index(self.start_weekday) * 24 + self.start_hour) * 60.0
 
 
-class BusinessHours(_Model):
+class BusinessHours(ScenarioModel):
     """The calendar used by SLA rules whose clock only runs in business hours."""
 
-    days: list[Weekday] = Field(default_factory=lambda: list(WEEKDAYS[:5]))
-    start_hour: float = Field(9.0, ge=0, lt=24, description="assumption: office opens 09:00")
-    end_hour: float = Field(18.0, gt=0, le=24, description="assumption: office closes 18:00")
+    days: list[Weekday] = Field(
+        default_factory=lambda: list(WEEKDAYS[:5]), max_length=7,
+        description="weekdays the office is open (assumption: Monday to Friday)",
+    )
+    start_hour: float = Field(
+        9.0, ge=0, lt=24, description="hour of day the office opens (assumption: 09:00)"
+    )
+    end_hour: float = Field(
+        18.0, gt=0, le=24, description="hour of day the office closes (assumption: 18:00)"
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> BusinessHours:
@@ -107,7 +113,7 @@ class BusinessHours(_Model):
         return self
 
 
-class SlaRule(_Model):
+class SlaRule(ScenarioModel):
     """Targets per stage, counted from the moment a request reaches the community.
 
     A stage whose target is ``null`` is not measured by this rule.  Defaults are the
@@ -115,18 +121,31 @@ class SlaRule(_Model):
     routine requests, 1 day plan for complex ones.
     """
 
-    name: str = "2341"
-    categories: Literal["all"] | list[str] = "all"
-    calendar: Literal["24h", "business_hours"] = Field(
-        "24h", description="24h: the clock never stops (seed: night lift faults count)"
+    name: str = Field("2341", description="name of the rule in tables and reports")
+    categories: Literal["all"] | list[str] = Field(
+        "all", description="categories the rule measures: all, or a list of names"
     )
-    respond_min: float | None = Field(20.0, gt=0, description="seed: 20分钟响应")
-    onsite_min: float | None = Field(30.0, gt=0, description="seed: 30分钟处置")
-    finish_min: float | None = Field(240.0, gt=0, description="seed: 4小时办结 (routine)")
-    plan_min: float | None = Field(1440.0, gt=0, description="seed: 1天出方案 (complex)")
+    calendar: Literal["24h", "business_hours"] = Field(
+        "24h", description="24h: the clock never stops (seed: night lift faults count); "
+        "business_hours: it runs only in business_hours"
+    )
+    respond_min: float | None = Field(
+        20.0, gt=0, description="minutes to respond (seed: 20分钟响应); null: not measured"
+    )
+    onsite_min: float | None = Field(
+        30.0, gt=0, description="minutes to be on site (seed: 30分钟处置); null: not measured"
+    )
+    finish_min: float | None = Field(
+        240.0, gt=0, description="minutes to finish a routine request (seed: 4小时办结); "
+        "null: not measured"
+    )
+    plan_min: float | None = Field(
+        1440.0, gt=0, description="minutes to a plan for a complex request (seed: 1天出方案); "
+        "null: not measured"
+    )
 
 
-class Escalation(_Model):
+class Escalation(ScenarioModel):
     """What happens when a waiting request breaches its stage target."""
 
     enabled: bool = Field(True, description="assumption: the 2341 mechanism escalates")
@@ -135,25 +154,29 @@ class Escalation(_Model):
 
 
 # --------------------------------------------------------------------------- categories
-class OutsideParty(_Model):
+class OutsideParty(ScenarioModel):
     """An outside party (lift firm, grid company, utility) some requests wait on.
 
     The wait happens after the on-site stage and occupies no community staff: a routine
     request is finished when the party is done; a complex one goes to planning then.
     """
 
-    name: str
+    name: str = Field(description="name of the party (lift firm, grid company, ...)")
     prob: float = Field(ge=0, le=1, description="share of requests that wait on the party")
-    wait: Distribution
+    wait: Distribution = Field(description="how long the party takes, in minutes")
 
 
-class Category(_Model):
+class Category(ScenarioModel):
     """A request category: who handles each stage and how long it takes."""
 
-    label_zh: str = ""
-    label_en: str = ""
-    priority: Literal["urgent", "normal"] = "normal"
-    complex_prob: float = Field(0.0, ge=0, le=1, description="share needing a plan")
+    label_zh: str = Field("", description="Chinese label for reports")
+    label_en: str = Field("", description="English label for reports")
+    priority: Literal["urgent", "normal"] = Field(
+        "normal", description="urgent requests are served first"
+    )
+    complex_prob: float = Field(
+        0.0, ge=0, le=1, description="share of requests that are complex and need a plan"
+    )
     respond_by: list[StaffKind] = Field(
         default_factory=lambda: _kinds("service_desk"), min_length=1,
         description="staff kinds, in tier order, that respond",
@@ -180,7 +203,9 @@ class Category(_Model):
         default_factory=lambda: Fixed(dist="fixed", value_min=4320.0),
         description="assumption: a complex request closes 3 days after its plan",
     )
-    outside_party: OutsideParty | None = None
+    outside_party: OutsideParty | None = Field(
+        None, description="an outside party some requests wait on; null: none"
+    )
 
     @model_validator(mode="after")
     def _stages_have_times(self) -> Category:
@@ -198,7 +223,7 @@ class Category(_Model):
         return self.assess_time if self.assess_time is not None else self.work_time
 
 
-class ChannelConfig(_Model):
+class ChannelConfig(ScenarioModel):
     """How requests reach the community through one channel."""
 
     transfer_delay: Distribution = Field(
@@ -239,34 +264,64 @@ def _check_profile(name: str, values: list[float]) -> list[float]:
     if sum(values) <= 0:
         raise ValueError(f"{name} must have a positive weight somewhere")
     mean = sum(values) / len(values)
+    if not math.isfinite(mean):
+        raise ValueError(f"{name} weights are too large (their sum is not finite)")
     return [v / mean for v in values]
 
 
-class Community(_Model):
+class Community(ScenarioModel):
     """A community (or, with ``count``, several alike ones).
 
     Fields left out are taken from the preset of ``type``; ``custom`` has no preset.
     """
 
-    name: str
-    type: CommunityType
+    name: str = Field(description="community name; with count > 1, entries are name-1..")
+    type: CommunityType = Field(
+        description="community type (seed report's six types); its preset fills every "
+        "field left out; custom has no preset"
+    )
     street: str = Field("street-1", description="the street (or park) the community is in")
-    count: int = Field(1, ge=1, description="stamp out this many alike communities")
-    households: int = Field(ge=0)
-    firms: int = Field(0, ge=0)
-    requests_per_household_per_day: float = Field(ge=0)
-    requests_per_firm_per_day: float = Field(0.0, ge=0)
-    demand_multiplier: float = Field(1.0, ge=0)
-    complex_prob_multiplier: float = Field(1.0, ge=0)
+    count: int = Field(
+        1, ge=1, le=limits.MAX_COMMUNITIES,
+        description="stamp out this many alike communities, named name-1 .. name-N",
+    )
+    households: int = Field(
+        ge=0, le=10_000_000, description="households (preset: by type, from the seed report)"
+    )
+    firms: int = Field(0, ge=0, le=1_000_000, description="firms (industrial parks)")
+    requests_per_household_per_day: float = Field(
+        ge=0, description="mean requests per household per day (preset; assumption)"
+    )
+    requests_per_firm_per_day: float = Field(
+        0.0, ge=0, description="mean requests per firm per day (preset; assumption)"
+    )
+    demand_multiplier: float = Field(
+        1.0, ge=0, le=limits.MAX_DEMAND_MULTIPLIER,
+        description="scales demand (0: no requests; what-if studies)",
+    )
+    complex_prob_multiplier: float = Field(
+        1.0, ge=0, description="scales every category's complex_prob here (old estates)"
+    )
     hour_profile: list[float] = Field(
-        min_length=24, max_length=24, description="relative weights, normalised to mean 1"
+        min_length=24, max_length=24,
+        description="24 relative weights of arrivals by hour of day, normalised to mean 1 "
+        "(preset: 311 log)",
     )
     weekday_profile: list[float] = Field(
-        min_length=7, max_length=7, description="Mon..Sun relative weights, mean 1"
+        min_length=7, max_length=7,
+        description="7 relative weights of arrivals Mon..Sun, normalised to mean 1 "
+        "(preset: 311 log and assumption)",
     )
-    channel_mix: dict[Channel, float]
-    category_mix: dict[str, float]
-    travel_time: Distribution = Field(description="staff travel from base to the site")
+    channel_mix: dict[Channel, float] = Field(
+        description="share of requests by channel, summing to 1 (preset: assumption)"
+    )
+    category_mix: dict[str, float] = Field(
+        max_length=limits.MAX_CATEGORIES,
+        description="share of requests by category, summing to 1 (preset: seed report)",
+    )
+    travel_time: Distribution = Field(
+        description="staff travel from base to the site, in minutes (preset: assumption)"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -312,19 +367,26 @@ class Community(_Model):
 
 
 # --------------------------------------------------------------------------- staff
-class Shift(_Model):
+class Shift(ScenarioModel):
     """A block of staffing that starts on the given days; night on-call is a shift too.
 
     ``end_hour <= start_hour`` means the shift runs past midnight into the next day;
     ``start_hour == end_hour`` is a 24-hour shift.
     """
 
-    name: str = "shift"
-    days: list[Weekday] = Field(default_factory=lambda: list(WEEKDAYS), min_length=1)
-    start_hour: float = Field(ge=0, lt=24)
-    end_hour: float = Field(gt=0, le=24)
-    headcount: int = Field(ge=0)
-    on_call: bool = False
+    name: str = Field("shift", description="shift name (lever paths use it)")
+    days: list[Weekday] = Field(
+        default_factory=lambda: list(WEEKDAYS), min_length=1, max_length=7,
+        description="weekdays the shift starts on (default: every day)",
+    )
+    start_hour: float = Field(ge=0, lt=24, description="hour of day the shift starts")
+    end_hour: float = Field(
+        gt=0, le=24, description="hour of day it ends; <= start_hour: the next day"
+    )
+    headcount: int = Field(
+        ge=0, le=limits.MAX_HEADCOUNT, description="people on duty (0: nobody)"
+    )
+    on_call: bool = Field(False, description="on call from home (adds callout_min)")
     callout_min: float = Field(
         0.0, ge=0, description="extra delay before an on-call person can set off"
     )
@@ -336,7 +398,7 @@ class Shift(_Model):
         return 24.0 if span == 0 else span
 
 
-class StaffPool(_Model):
+class StaffPool(ScenarioModel):
     """Staff of one kind at one scope.
 
     ``scope: community`` creates one pool in every community it applies to; ``street``
@@ -346,16 +408,24 @@ class StaffPool(_Model):
     ``borrow_after_min`` at the lower tiers, or at once on escalation.
     """
 
-    name: str
-    kind: StaffKind
-    scope: Scope = "community"
+    name: str = Field(description="pool name (lever paths use it)")
+    kind: StaffKind = Field(description="the staff kind; categories name kinds per stage")
+    scope: Scope = Field(
+        "community", description="community: one pool per community; street: one per "
+        "street; zone: one shared pool"
+    )
     communities: list[str] | None = Field(
         None, description="community names or types this pool serves; null: all"
     )
-    shifts: list[Shift] = Field(min_length=1)
-    hourly_cost: float = Field(0.0, ge=0, description="cost per staff-hour on duty")
+    shifts: list[Shift] = Field(
+        min_length=1, max_length=limits.MAX_SHIFTS, description="the weekly shifts"
+    )
+    hourly_cost: float = Field(
+        0.0, ge=0, description="cost per staff-hour on duty, in yuan (assumption)"
+    )
     borrow_after_min: float = Field(
-        15.0, ge=0, description="wait at lower tiers before this (higher) tier takes it"
+        15.0, ge=0, description="minutes a request waits at lower tiers before this "
+        "(higher) tier takes it (assumption: half the 30-minute on-site target)"
     )
     travel_time: Distribution | None = Field(
         None, description="travel when this pool goes on site; null: community's travel"
@@ -370,19 +440,62 @@ def _stamped_names(c: Community) -> list[str]:
     return [c.name] if c.count == 1 else [f"{c.name}-{k}" for k in range(1, c.count + 1)]
 
 
-class Scenario(_Model):
+def _non_finite(value: object, loc: tuple[int | str, ...]) -> str | None:
+    """Path of the first float below ``value`` that is NaN or infinite (None: none).
+
+    The scenario models refuse them themselves; this walk also covers the distribution
+    models, which are declared elsewhere.
+    """
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return None
+        return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+    items: Iterator[tuple[int | str, object]]
+    if isinstance(value, BaseModel):
+        items = ((k, getattr(value, k)) for k in type(value).model_fields)
+    elif isinstance(value, dict):
+        items = iter(value.items())
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        found = _non_finite(item, (*loc, key))
+        if found:
+            return found
+    return None
+
+
+class Scenario(ScenarioModel):
     """A complete, validated scenario.  Build one with :func:`load_scenario`."""
 
-    name: str = "scenario"
-    description: str = ""
-    run: RunConfig = Field(default_factory=RunConfig)
-    sla: list[SlaRule] = Field(default_factory=lambda: [SlaRule()], min_length=1)
-    business_hours: BusinessHours = Field(default_factory=BusinessHours)
-    escalation: Escalation = Field(default_factory=Escalation)
-    channels: dict[Channel, ChannelConfig] = Field(default_factory=_default_channels)
-    categories: dict[str, Category] = Field(default_factory=dict)
-    communities: list[Community] = Field(min_length=1)
-    staff: list[StaffPool] = Field(min_length=1)
+    name: str = Field("scenario", description="scenario name in tables and reports")
+    description: str = Field("", description="free text")
+    run: RunConfig = Field(default_factory=RunConfig, description="run length and seed")
+    sla: list[SlaRule] = Field(
+        default_factory=lambda: [SlaRule()], min_length=1, max_length=limits.MAX_SLA_RULES,
+        description="SLA rules; the first is the headline (default: the 2341 rule)",
+    )
+    business_hours: BusinessHours = Field(
+        default_factory=BusinessHours, description="office calendar for business-hours rules"
+    )
+    escalation: Escalation = Field(
+        default_factory=Escalation, description="what a breach of a target sets off"
+    )
+    channels: dict[Channel, ChannelConfig] = Field(
+        default_factory=_default_channels, description="per-channel transfer delays"
+    )
+    categories: dict[str, Category] = Field(
+        default_factory=dict, max_length=limits.MAX_CATEGORIES,
+        description="request categories; presets (sim/presets/categories.yaml) are always "
+        "there, and an entry here overrides fields of a preset or adds a category",
+    )
+    communities: list[Community] = Field(
+        min_length=1, max_length=limits.MAX_COMMUNITY_ENTRIES, description="the communities"
+    )
+    staff: list[StaffPool] = Field(
+        min_length=1, max_length=limits.MAX_STAFF_ENTRIES, description="the staff pools"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -409,12 +522,27 @@ class Scenario(_Model):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Scenario:
+        bad_float = _non_finite(self, ())
+        if bad_float:
+            raise ValueError(f"{bad_float}: must be a finite number")
+        too_big = limits.size_problem(self)
+        if too_big:
+            raise ValueError(too_big)
         names = [c.name for c in self.communities]
-        dup = {n for n in names if names.count(n) > 1}
+        dup = {n for n, k in Counter(names).items() if k > 1}
         if dup:
             raise ValueError(f"communities: duplicate names {sorted(dup)}")
+        stamped = Counter(n for c in self.communities for n in _stamped_names(c))
+        clash = sorted(n for n, k in stamped.items() if k > 1)
+        if clash:
+            i = next(i for i, c in enumerate(self.communities)
+                     if c.count > 1 and set(_stamped_names(c)) & set(clash))
+            raise ValueError(
+                f"communities[{i}].count: stamped names collide with another community: "
+                f"{clash[:5]}; rename one of them"
+            )
         pool_names = [p.name for p in self.staff]
-        dup = {n for n in pool_names if pool_names.count(n) > 1}
+        dup = {n for n, k in Counter(pool_names).items() if k > 1}
         if dup:
             raise ValueError(f"staff: duplicate pool names {sorted(dup)}")
         for i, c in enumerate(self.communities):
@@ -428,7 +556,7 @@ class Scenario(_Model):
                 unknown = sorted(set(r.categories) - set(self.categories))
                 if unknown:
                     raise ValueError(f"sla[{i}].categories: unknown categories {unknown}")
-        known = set(names) | set(COMMUNITY_TYPES)
+        known = set(names) | set(stamped) | set(COMMUNITY_TYPES)
         for i, p in enumerate(self.staff):
             if p.communities is not None:
                 unknown = sorted(set(p.communities) - known)
@@ -442,6 +570,10 @@ class Scenario(_Model):
     def _check_coverage(self) -> None:
         """Every stage of every category in use must have a pool that can take it."""
         for c in self.communities:
+            covered = {
+                p.kind for p in self.staff
+                if p.communities is None or c.name in p.communities or c.type in p.communities
+            }
             for cat_name, share in c.category_mix.items():
                 if share <= 0:
                     continue
@@ -450,7 +582,7 @@ class Scenario(_Model):
                 if cat.complex_prob * c.complex_prob_multiplier > 0:
                     stages.append(("plan_by", cat.plan_by))
                 for field, kinds in stages:
-                    if kinds and not any(self.pools_covering(c, k) for k in kinds):
+                    if kinds and not covered.intersection(kinds):
                         raise ValueError(
                             f"categories.{cat_name}.{field}: no staff pool of kind "
                             f"{' or '.join(kinds)} serves community {c.name!r}"
@@ -484,163 +616,3 @@ class Scenario(_Model):
         """Categories with a positive share in some community, in catalogue order."""
         used = {k for c in self.communities for k, v in c.category_mix.items() if v > 0}
         return [k for k in self.categories if k in used]
-
-
-
-# --------------------------------------------------------------------------- presets
-@cache
-def _preset_file(name: str) -> dict[str, Any]:
-    text = resources.files("sim.presets").joinpath(name).read_text(encoding="utf-8")
-    data = yaml.safe_load(text)
-    assert isinstance(data, dict)
-    return data
-
-
-def community_presets() -> dict[str, dict[str, Any]]:
-    """Community-type presets (``sim/presets/community_types.yaml``), one per type."""
-    return _preset_file("community_types.yaml")["types"]
-
-
-def category_presets() -> dict[str, dict[str, Any]]:
-    """Request-category presets (``sim/presets/categories.yaml``)."""
-    return _preset_file("categories.yaml")["categories"]
-
-
-# --------------------------------------------------------------------------- loading
-def _loc(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out or "(top level)"
-
-
-# The tags of the distribution families: pydantic puts the tag of a tagged union in the
-# error location (``work_time.lognormal.cv``); the user never wrote it, so it is dropped.
-_DIST_TAGS = frozenset(
-    tag
-    for member in get_args(get_args(Distribution)[0])
-    for tag in get_args(member.model_fields["dist"].annotation)
-)
-# A model validator's message that starts with a path and a colon names the field itself
-# (``communities[0].category_mix: unknown categories``).
-_PATH_PREFIX = re.compile(r"([A-Za-z_]\w*(?:\[\d+\]|\.[^\s:]+)*): (.*)", re.DOTALL)
-
-
-@cache
-def _field_names() -> frozenset[str]:
-    """Every field name of every scenario model (to spot a field named by a message)."""
-    models = [*_Model.__subclasses__(), *get_args(get_args(Distribution)[0])]
-    return frozenset(name for m in models for name in m.model_fields)
-
-
-def _problem(e: Any) -> tuple[tuple[int | str, ...], str]:
-    """The location and message of one pydantic error, as the user should see them."""
-    loc = tuple(
-        p for p in e["loc"] if not (isinstance(p, str) and (p.endswith("]") or p in _DIST_TAGS))
-    )
-    msg = e["msg"].removeprefix("Value error, ")
-    if e["type"] == "value_error":
-        m = _PATH_PREFIX.fullmatch(msg)
-        first = msg.split(" ", 1)[0]
-        if m:  # "path: problem" -> the path extends the location
-            return (*loc, m.group(1)), m.group(2)
-        if first in _field_names() and loc[-1:] != (first,):
-            # a model-level check about one of its fields ("warmup_days must be ...")
-            return (*loc, first), msg
-    elif e["type"] not in ("missing", "extra_forbidden"):
-        value = e.get("input")
-        if isinstance(value, str | int | float) and len(repr(value)) <= 40:
-            msg += f" (got {value!r})"
-    return loc, msg
-
-
-def format_validation_error(source: str, err: ValidationError) -> str:
-    """One line per problem: ``source: field.path: message``."""
-    errors = err.errors()
-    # A community whose type is wrong got no preset, so every preset field is "missing":
-    # report the type alone.
-    bad_type = {e["loc"][:-1] for e in errors if e["loc"][-1:] == ("type",)}
-    # A misspelt field is both unknown and missing ("headcont" for "headcount"): report
-    # it once, as the typo, with the likely intended name.
-    missing = {e["loc"] for e in errors if e["type"] == "missing"}
-    meant: dict[tuple[int | str, ...], str] = {}
-    for e in errors:
-        loc = e["loc"]
-        if e["type"] == "extra_forbidden" and isinstance(loc[-1], str):
-            names = sorted(
-                m[-1] for m in missing if m[:-1] == loc[:-1] and isinstance(m[-1], str)
-            )
-            close = difflib.get_close_matches(loc[-1], names, n=1)
-            if close:
-                meant[loc] = close[0]
-                missing.discard((*loc[:-1], close[0]))
-    lines = []
-    for e in errors:
-        if e["type"] == "missing" and (
-            (e["loc"][:-1] in bad_type and e["loc"][-1] != "type") or e["loc"] not in missing
-        ):
-            continue
-        loc, msg = _problem(e)
-        if e["type"] == "extra_forbidden":
-            msg = "unknown field" + (
-                f" (did you mean {meant[e['loc']]!r}?)" if e["loc"] in meant else ""
-            )
-        lines.append(f"{source}: {_loc(loc)}: {msg}")
-    return "\n".join(dict.fromkeys(lines))
-
-
-def scenario_from_dict(data: Any, source: str = "<scenario>") -> Scenario:
-    """Validate a plain mapping as a scenario, raising :class:`ScenarioError`."""
-    if not isinstance(data, dict):
-        kind = "empty" if data is None else f"a {type(data).__name__}, not a mapping"
-        raise ScenarioError(f"{source}: (top level): the scenario is {kind}")
-    try:
-        return Scenario.model_validate(data)
-    except ValidationError as err:
-        raise ScenarioError(format_validation_error(source, err)) from None
-
-
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario YAML file.
-
-    Raises
-    ------
-    ScenarioError
-        With a message naming the file, the field and the problem.
-    """
-    p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except FileNotFoundError:
-        raise ScenarioError(f"{p}: file not found") from None
-    except OSError as err:
-        raise ScenarioError(f"{p}: cannot read the file ({err.strerror or err})") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        line = raw[: err.start].count(b"\n") + 1
-        raise ScenarioError(
-            f"{p}: line {line}: not UTF-8 text (byte {raw[err.start]:#04x}); "
-            "save the file as UTF-8"
-        ) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        context, cmark = getattr(err, "context", None), getattr(err, "context_mark", None)
-        if context and cmark and (not mark or cmark.line != mark.line):
-            problem += f" ({context} at line {cmark.line + 1})"
-        if isinstance(err, yaml.constructor.ConstructorError) and "tag" in problem:
-            problem += "; scenario files hold plain YAML data only"
-        raise ScenarioError(f"{p}: (YAML) {where}{problem}") from None
-    return scenario_from_dict(data, str(p))
-
-
-def resolved_dict(scenario: Scenario) -> dict[str, Any]:
-    """The scenario with every default filled in, as plain data (for YAML/JSON)."""
-    return scenario.model_dump(mode="json")

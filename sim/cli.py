@@ -60,7 +60,7 @@ def validate(scenario: Annotated[Path, typer.Argument(help="scenario YAML file")
     sc = _load(scenario)
     n = sum(c.count for c in sc.communities)
     out.print(
-        f"{scenario}: ok — {n} communities, {len(sc.staff)} staff pools, "
+        f"{escape(str(scenario))}: ok — {n} communities, {len(sc.staff)} staff pools, "
         f"{len(sc.used_categories())} categories, {len(sc.sla)} SLA rule(s)"
     )
 
@@ -138,7 +138,7 @@ def run(
                         transient=False, disable=not err.is_terminal and "CI" in os.environ)
     interrupted = False
     with progress:
-        task = progress.add_task(f"{sc.name}: replications", total=n, completed=len(done))
+        task = progress.add_task(f"{escape(sc.name)}: replications", total=n, completed=len(done))
 
         def saved(res: SimulationResult) -> None:
             save_replication(outdir, res)
@@ -195,7 +195,7 @@ def _print_summary(exp: ExperimentResult, by: str, outdir: Path) -> None:
 
     rule = exp.scenario.sla[0]
     wide = summary_frame(exp, by)
-    table = Table(title=f"{exp.scenario.name}: share meeting rule {rule.name!r} "
+    table = Table(title=f"{escape(exp.scenario.name)}: share meeting rule {escape(repr(rule.name))} "
                         f"(mean ±95% CI half-width, {exp.replications} replications)")
     table.add_column(by, no_wrap=True)
     for c in wide.columns:
@@ -211,7 +211,7 @@ def _print_summary(exp: ExperimentResult, by: str, outdir: Path) -> None:
     util = util[util["hour"] == "all"].groupby("kind")[["utilisation", "queue_length"]].mean()
     parts = [f"{k} {100 * r.utilisation:.0f}% busy" for k, r in util.iterrows()]
     out.print("Staff load (mean over pools): " + ", ".join(parts))
-    out.print(f"Outputs in {outdir}/")
+    out.print(f"Outputs in {escape(str(outdir))}/")
 
 
 def _register_research() -> None:

@@ -12,6 +12,7 @@ values (the "billion laughs").
 from __future__ import annotations
 
 import os
+import re
 import stat
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,14 @@ class GuardedLoader(yaml.SafeLoader):
                     key_node.start_mark,
                 )
         return super().construct_mapping(node, deep=deep)
+
+
+# YAML 1.1 reads ``1e9`` and ``1.0e9`` as strings; read them as numbers, as YAML 1.2 does.
+GuardedLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
+)
 
 
 def _check_expanded_size(root: Node) -> None:

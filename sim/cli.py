@@ -196,7 +196,8 @@ def _print_summary(exp: ExperimentResult, by: str, outdir: Path) -> None:
     rule = exp.scenario.sla[0]
     wide = summary_frame(exp, by)
     table = Table(title=f"{escape(exp.scenario.name)}: share meeting rule "
-                        f"{escape(repr(rule.name))} (mean ±95% CI half-width, {exp.replications} replications)")
+                        f"{escape(repr(rule.name))} (mean ±95% CI half-width, "
+                        f"{exp.replications} replications)")
     table.add_column(by, no_wrap=True)
     for c in wide.columns:
         table.add_column(c, justify="right", no_wrap=True)

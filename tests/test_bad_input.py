@@ -159,7 +159,8 @@ def test_python_tag_is_refused_not_executed(command: str, tmp_path: Path) -> Non
     assert f"!!python/object/apply:os.system [\"echo pwned > {marker}\"]" in path.read_text(
         encoding="utf-8"
     )
-    args = ["run", path, "-o", tmp_path / "out"] if command == "run" else ["validate", path]
+    args: list[str | Path] = (["run", path, "-o", tmp_path / "out"] if command == "run"
+                              else ["validate", path])
     proc = sim(*args, cwd=tmp_path)
     assert_reported(proc, path, "line 2", "plain YAML data only", 1)
     assert not (tmp_path / marker).exists()

@@ -164,11 +164,11 @@ def _mutations() -> list[Case]:
             c["demand_multiplier"] = 0
         cases.append(Case(f"{name}:demand_multiplier 0", _dump(zero)))
         # a truncated file, a file cut into binary junk
-        text = path.read_bytes()
-        cases.append(Case(f"{name}:truncated", text[: len(text) // 2]))
-        cases.append(Case(f"{name}:nul byte", text[:100] + b"\0" + text[100:]))
-        cases.append(Case(f"{name}:latin-1", text.replace(b"name:", "nàme:".encode("latin-1"))))
-        cases.append(Case(f"{name}:duplicate key", text + b"\nrun: {seed: 3}\n"))
+        raw = path.read_bytes()
+        cases.append(Case(f"{name}:truncated", raw[: len(raw) // 2]))
+        cases.append(Case(f"{name}:nul byte", raw[:100] + b"\0" + raw[100:]))
+        cases.append(Case(f"{name}:latin-1", raw.replace(b"name:", "nàme:".encode("latin-1"))))
+        cases.append(Case(f"{name}:duplicate key", raw + b"\nrun: {seed: 3}\n"))
     return cases
 
 

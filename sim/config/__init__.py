@@ -1,6 +1,7 @@
 """Scenarios: schema, presets, loading and error messages.
 
-* :mod:`sim.config.schema` — the pydantic models, the only home of defaults;
+* :mod:`sim.config.schema` — the sections' pydantic models, the only home of defaults;
+* :mod:`sim.config.scenario` — the whole scenario and its cross-checks;
 * :mod:`sim.config.presets` — community-type and category presets (``sim/presets``);
 * :mod:`sim.config.loading` — reading YAML files safely, :func:`load_scenario`;
 * :mod:`sim.config.errors` — :class:`ScenarioError` and one line per problem;
@@ -14,6 +15,7 @@ from sim.config.editor_schema import scenario_json_schema
 from sim.config.errors import ScenarioError, format_validation_error
 from sim.config.loading import load_scenario, resolved_dict, scenario_from_dict
 from sim.config.presets import category_presets, community_presets
+from sim.config.scenario import Scenario
 from sim.config.schema import (
     CHANNELS,
     COMMUNITY_TYPES,
@@ -29,7 +31,6 @@ from sim.config.schema import (
     Escalation,
     OutsideParty,
     RunConfig,
-    Scenario,
     ScenarioModel,
     Scope,
     Shift,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from sim.config.presets import category_presets
-from sim.config.schema import Scenario
+from sim.config.scenario import Scenario
 
 
 def scenario_json_schema() -> dict[str, Any]:

@@ -59,6 +59,7 @@ _PATH_PREFIX = re.compile(r"([A-Za-z_]\w*(?:\[\d+\]|\.[^\s:]+)*): (.*)", re.DOTA
 @cache
 def _field_names() -> frozenset[str]:
     """Every field name of every scenario model (to spot a field named by a message)."""
+    import sim.config.scenario  # noqa: F401  (so Scenario is among the subclasses)
     from sim.config.schema import ScenarioModel
 
     models = [*ScenarioModel.__subclasses__(), *get_args(get_args(Distribution)[0])]

@@ -13,7 +13,7 @@ import math
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from sim.config.schema import Scenario
+    from sim.config.scenario import Scenario
 
 # --- files
 #: Largest scenario file read, in bytes (the largest shipped one is 11 kB).
@@ -30,10 +30,11 @@ MAX_HORIZON_DAYS = 3660.0
 MAX_REPLICATIONS = 10_000
 #: Most people on one shift.
 MAX_HEADCOUNT = 100_000
-#: Most community entries, staff pools, categories, shifts per pool and SLA rules.
-MAX_COMMUNITY_ENTRIES = 2_000
-MAX_STAFF_ENTRIES = 500
-MAX_CATEGORIES = 200
+#: Most community entries, staff pools, categories, shifts per pool and SLA rules
+#: (small enough that the resolved scenario a run writes can be read back as a file).
+MAX_COMMUNITY_ENTRIES = 300
+MAX_STAFF_ENTRIES = 300
+MAX_CATEGORIES = 100
 MAX_SHIFTS = 100
 MAX_SLA_RULES = 50
 #: Largest demand multiplier (each whole unit is one more copy of the arrival stream).

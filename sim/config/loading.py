@@ -23,7 +23,7 @@ from yaml.nodes import MappingNode, Node, SequenceNode
 
 from sim.config import limits
 from sim.config.errors import ScenarioError, format_validation_error, one_line
-from sim.config.schema import Scenario
+from sim.config.scenario import Scenario
 
 
 class _Refused(yaml.YAMLError):

@@ -39,15 +39,20 @@ class GuardedLoader(yaml.SafeLoader):
     """PyYAML's safe loader that refuses duplicate keys, deep nesting and alias bombs."""
 
     _depth = 0
+    _nodes = 0
 
     def compose_node(self, parent: Node | None, index: Any) -> Node | None:
         self._depth += 1
+        self._nodes += 1
         try:
             if self._depth > limits.MAX_YAML_DEPTH:
                 mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
                 raise _Refused(
                     f"collections nested more than {limits.MAX_YAML_DEPTH} deep", mark
                 )
+            if self._nodes > limits.MAX_YAML_NODES:  # stop early; aliases are checked later
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+                raise _Refused(f"more than {limits.MAX_YAML_NODES} values", mark)
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1

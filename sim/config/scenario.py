@@ -100,6 +100,13 @@ class Scenario(ScenarioModel):
     def _apply_category_presets(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
+        # refuse an over-long list before every entry of it is validated
+        for key, cap in (("communities", limits.MAX_COMMUNITY_ENTRIES),
+                         ("staff", limits.MAX_STAFF_ENTRIES),
+                         ("categories", limits.MAX_CATEGORIES), ("sla", limits.MAX_SLA_RULES)):
+            given = data.get(key)
+            if isinstance(given, list | dict) and len(given) > cap:
+                raise ValueError(f"{key}: {len(given)} entries; the limit is {cap}")
         data = dict(data)
         given = data.get("categories") or {}
         if not isinstance(given, dict):

@@ -226,6 +226,8 @@ def _hostile() -> list[Case]:
         Case("tabs", b"name:\tx\n\trun: 1\n"),
         Case("lone surrogate escape", b'name: "\\ud800"\n'),
         Case("control chars in key", b'"a\\nb\\x1b[31m": 1\n'),
+        Case("raw control character", b"name: a\x04b\n"),
+        Case("raw escape character", base.replace(b"name:", b"\x1b[31mname:")),
         Case("markup key", b'"[/bold]": 1\n"[link=http://x]y[/link]": 2\n'),
         Case("nan everywhere", base.replace(b": 0.", b": .nan #")),
         Case("inf everywhere", base.replace(b": 0.", b": .inf #")),

@@ -166,9 +166,16 @@ def read_text(path: Path) -> str:
 
 def parse_yaml(text: str, source: str) -> Any:
     """The data of one YAML document, read with :class:`GuardedLoader`."""
-    loader = GuardedLoader(text)
+    loader: GuardedLoader | None = None
     try:
+        loader = GuardedLoader(text)  # reading checks every character first
         return loader.get_single_data()
+    except yaml.reader.ReaderError as err:
+        line = text[: err.position].count("\n") + 1
+        raise ScenarioError(
+            f"{source}: (YAML) line {line}: control character {int(err.character):#06x} "
+            "is not allowed in YAML text"
+        ) from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -182,7 +189,8 @@ def parse_yaml(text: str, source: str) -> Any:
     except RecursionError:  # pragma: no cover - the depth guard comes first
         raise ScenarioError(f"{source}: (YAML) nested too deeply") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def scenario_from_dict(data: Any, source: str = "<scenario>") -> Scenario:

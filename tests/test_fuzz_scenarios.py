@@ -98,6 +98,9 @@ BAD_VALUES: list[Any] = [
     float("nan"), float("inf"), float("-inf"), -1, -1e-9, 0, 1e9, 1e308, 10**30, "text",
     "nan", "1e400", None, [], {}, True, [1, 2], {"x": 1}, "2024-01-01", *MARKUP[:3],
 ]
+STRAY = [b"[", b"{", b"&a ", b"*a", b": ", b"\n  - ", b"!!", b"'", b'"', b"\t", b"1e999",
+         b".nan", b"\xef\xbb\xbf", b"\xe2\x80\xa8", b"\xc2\x85", b"? ", b"<<: *a", b"---\n",
+         b"\x04"]
 SIZE_CASES: list[tuple[str, str, Any]] = [
     ("communities[0].demand_multiplier", "demand_multiplier", 1e9),
     ("communities[0].demand_multiplier", "demand_multiplier", 999),
@@ -169,6 +172,19 @@ def _mutations() -> list[Case]:
         cases.append(Case(f"{name}:nul byte", raw[:100] + b"\0" + raw[100:]))
         cases.append(Case(f"{name}:latin-1", raw.replace(b"name:", "nàme:".encode("latin-1"))))
         cases.append(Case(f"{name}:duplicate key", raw + b"\nrun: {seed: 3}\n"))
+        # byte-level damage: flipped bytes, cut spans, stray YAML syntax
+        for k in range(8):
+            damaged = bytearray(raw)
+            for _ in range(rng.randint(1, 5)):
+                pos = rng.randrange(len(damaged))
+                op = rng.random()
+                if op < 0.4:
+                    damaged[pos] = rng.randrange(256)
+                elif op < 0.7:
+                    del damaged[pos:pos + rng.randint(1, 20)]
+                else:
+                    damaged[pos:pos] = rng.choice(STRAY)
+            cases.append(Case(f"{name}:damaged {k}", bytes(damaged)))
     return cases
 
 
@@ -320,7 +336,7 @@ def _sample_runs() -> list[Any]:
     picked = [c for c in CASES if c.content is not None and c.id.split(":")[0] in SMALL
               and not c.id.endswith((":households 0", ":every headcount 0",
                                      ":demand_multiplier 0"))]
-    sample = random.Random(7).sample(picked, 25)
+    sample = random.Random(7).sample(picked, 18)
     # names a terminal could take for markup, printed by the run summary
     sample += [c for c in picked if c.id.startswith("quanxueli:name=")]
     return [pytest.param(c, id=c.id) for c in dict.fromkeys(sample)]
@@ -424,7 +440,7 @@ _BASE = _load("quanxueli")
 _PATHS = [p for p in _leaves(_BASE)]
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(where=st.sampled_from(_PATHS), value=_values)
 def test_any_value_anywhere_is_accepted_or_explained(where: tuple[Any, ...], value: Any) -> None:
     """Whatever value replaces whatever field, validation returns or says what is wrong."""

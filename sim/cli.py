@@ -41,8 +41,9 @@ err = Console(stderr=True)
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
     # the message is plain text: escape it, or "[draft]" in a path would vanish as markup
-    err.print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False,
-              soft_wrap=True)
+    for line in message.splitlines() or [""]:
+        err.print(f"[bold red]error:[/] {escape(line)}", markup=True, highlight=False,
+                  soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -59,7 +60,7 @@ def validate(scenario: Annotated[Path, typer.Argument(help="scenario YAML file")
     sc = _load(scenario)
     n = sum(c.count for c in sc.communities)
     out.print(
-        f"{scenario}: ok — {n} communities, {len(sc.staff)} staff pools, "
+        f"{escape(str(scenario))}: ok — {n} communities, {len(sc.staff)} staff pools, "
         f"{len(sc.used_categories())} categories, {len(sc.sla)} SLA rule(s)"
     )
 
@@ -67,7 +68,9 @@ def validate(scenario: Annotated[Path, typer.Argument(help="scenario YAML file")
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of scenario files (for editor autocompletion)."""
-    sys.stdout.write(json.dumps(Scenario.model_json_schema(), indent=2, ensure_ascii=False) + "\n")
+    from sim.config import scenario_json_schema
+
+    sys.stdout.write(json.dumps(scenario_json_schema(), indent=2, ensure_ascii=False) + "\n")
 
 
 @app.command()
@@ -135,7 +138,7 @@ def run(
                         transient=False, disable=not err.is_terminal and "CI" in os.environ)
     interrupted = False
     with progress:
-        task = progress.add_task(f"{sc.name}: replications", total=n, completed=len(done))
+        task = progress.add_task(f"{escape(sc.name)}: replications", total=n, completed=len(done))
 
         def saved(res: SimulationResult) -> None:
             save_replication(outdir, res)
@@ -205,7 +208,7 @@ def _print_summary(exp: ExperimentResult, by: str, outdir: Path) -> None:
         out.print(f"{title}: no requests measured after warm-up, so there is no "
                   "compliance to report.", markup=False)
     else:
-        table = Table(title=f"{title} ({SHARE_NOTE}, {exp.replications} replications)")
+        table = Table(title=f"{escape(title)} ({SHARE_NOTE}, {exp.replications} replications)")
         table.add_column(by, no_wrap=True)
         for c in wide.columns:
             table.add_column(c, justify="right", no_wrap=True)
@@ -220,7 +223,7 @@ def _print_summary(exp: ExperimentResult, by: str, outdir: Path) -> None:
     parts = [f"{k} " + ("off duty" if pd.isna(r.utilisation) else
                         f"{100 * r.utilisation:.0f}% busy") for k, r in util.iterrows()]
     out.print("Staff load (mean over pools): " + (", ".join(parts) or "no staff"))
-    out.print(f"Outputs in {outdir}/")
+    out.print(f"Outputs in {escape(str(outdir))}/")
 
 
 def _register_research() -> None:

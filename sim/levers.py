@@ -10,18 +10,34 @@ the ``day`` shift of pool ``technicians``.  Two shortcuts:
 
 Changing a lever never mutates a scenario: :func:`apply` returns a new, re-validated one,
 so a bad value is reported exactly like a bad scenario file.
+
+A range may hold at most :data:`~sim.config.limits.MAX_LEVER_VALUES` values and a grid at
+most :data:`~sim.config.limits.MAX_GRID_POINTS` points; both sizes are worked out before
+anything is built, and the message says the size.
 """
 
 from __future__ import annotations
 
 import copy
 import itertools
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import yaml
 
 from sim.config import Scenario, ScenarioError, resolved_dict, scenario_from_dict
+from sim.config.limits import MAX_LEVER_VALUES, grid_problem
+
+
+def _number(text: str) -> int | float | None:
+    """``text`` as an int or a float (``1e6`` too), or None."""
+    for kind in (int, float):
+        try:
+            return kind(text.strip())
+        except ValueError:
+            pass
+    return None
 
 
 def parse_values(text: str) -> list[Any]:
@@ -30,17 +46,20 @@ def parse_values(text: str) -> list[Any]:
     if ".." in text:
         lo_s, _, rest = text.partition("..")
         hi_s, _, step_s = rest.partition(":")
-        try:
-            lo, hi = yaml.safe_load(lo_s), yaml.safe_load(hi_s)
-            step = yaml.safe_load(step_s) if step_s else 1
-        except yaml.YAMLError:
-            lo = hi = step = None
+        lo, hi = _number(lo_s), _number(hi_s)
+        step = _number(step_s) if step_s else 1
         nums = (int, float)
         if not all(isinstance(v, nums) and not isinstance(v, bool) for v in (lo, hi, step)):
             raise ValueError(f"range {text!r} must look like 1..6 or 0.5..2:0.5")
         assert isinstance(lo, nums) and isinstance(hi, nums) and isinstance(step, nums)
+        if not all(math.isfinite(v) for v in (lo, hi, step)):
+            raise ValueError(f"range {text!r} must use finite numbers")
         if step <= 0 or hi < lo:
             raise ValueError(f"range {text!r} needs low <= high and a positive step")
+        size = (hi - lo) / step + 1
+        if not size <= MAX_LEVER_VALUES:
+            raise ValueError(f"range {text!r} holds {size:.3g} values; the limit is "
+                             f"{MAX_LEVER_VALUES} — use a larger step or a shorter range")
         count = round((hi - lo) / step + 1e-9) + 1
         vals = [lo + i * step for i in range(count)]
         if all(isinstance(v, int) for v in (lo, hi, step)):
@@ -49,6 +68,8 @@ def parse_values(text: str) -> list[Any]:
     parts = [p for p in text.split(",") if p.strip()]
     if not parts:
         raise ValueError("no values given")
+    if len(parts) > MAX_LEVER_VALUES:
+        raise ValueError(f"{len(parts)} values; the limit is {MAX_LEVER_VALUES}")
     try:
         return [yaml.safe_load(p) for p in parts]
     except yaml.YAMLError as err:
@@ -119,6 +140,16 @@ def apply(base: Scenario, updates: Mapping[str, Any], source: str = "--vary") ->
 
 
 def grid(levers: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
-    """Every combination of lever values, in a stable order."""
+    """Every combination of lever values, in a stable order.
+
+    Raises
+    ------
+    ValueError
+        When the grid would hold more than :data:`~sim.config.limits.MAX_GRID_POINTS`
+        points (the message gives its size).
+    """
+    problem = grid_problem({k: len(v) for k, v in levers.items()})
+    if problem:
+        raise ValueError(f"levers {', '.join(levers)}: {problem}")
     names = list(levers)
     return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*levers.values())]

@@ -1,0 +1,34 @@
+"""Community-type and request-category presets, read from ``sim/presets/*.yaml``.
+
+The presets are package data: the numbers and their sources live in the YAML files, not
+in code.  A scenario names a preset and overrides any of its fields.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+
+@cache
+def _preset_file(name: str) -> dict[str, Any]:
+    text = resources.files("sim.presets").joinpath(name).read_text(encoding="utf-8")
+    data = yaml.safe_load(text)
+    if not isinstance(data, dict):  # pragma: no cover - the shipped files are mappings
+        raise RuntimeError(f"sim/presets/{name} does not hold a mapping")
+    return data
+
+
+def community_presets() -> dict[str, dict[str, Any]]:
+    """Community-type presets (``sim/presets/community_types.yaml``), one per type."""
+    types: dict[str, dict[str, Any]] = _preset_file("community_types.yaml")["types"]
+    return types
+
+
+def category_presets() -> dict[str, dict[str, Any]]:
+    """Request-category presets (``sim/presets/categories.yaml``)."""
+    cats: dict[str, dict[str, Any]] = _preset_file("categories.yaml")["categories"]
+    return cats

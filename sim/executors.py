@@ -12,11 +12,21 @@ random streams depend only on its seed and index.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import gc
 import os
+import signal
+import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, Protocol
+
+from sim.rundir import held_lock_fds
+
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 class Executor(Protocol):
@@ -33,27 +43,67 @@ class Executor(Protocol):
     def close(self) -> None: ...
 
 
-class _Done:
-    __slots__ = ("result",)
+class _Task:
+    """A task of :class:`SerialExecutor`, run when its result is first asked for."""
 
-    def __init__(self, result: Any) -> None:
-        self.result = result
+    __slots__ = ("args", "fn", "order", "ran", "result")
+
+    def __init__(self, order: int, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        self.order, self.fn, self.args = order, fn, args
+        self.result: Any = None
+        self.ran = False
 
 
 class SerialExecutor:
-    """Runs each task when it is submitted, in this process."""
+    """Runs tasks in this process, one at a time, in submission order.
+
+    A task runs when :meth:`as_completed` reaches it, so a caller saves each result
+    before the next task starts (an interrupted run keeps what it finished).
+    """
 
     workers = 1
 
-    def submit(self, fn: Callable[..., Any], *args: Any) -> _Done:
-        return _Done(fn(*args))
+    def __init__(self) -> None:
+        self._count = 0
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> _Task:
+        self._count += 1
+        return _Task(self._count, fn, args)
 
     def as_completed(self, handles: set[Any]) -> Iterator[tuple[Any, Any]]:
-        for h in list(handles):
+        for h in sorted(handles, key=lambda t: t.order):
+            if not h.ran:
+                h.result, h.ran = h.fn(*h.args), True
             yield h, h.result
 
     def close(self) -> None:
         pass
+
+
+def _die_with_parent(parent: int) -> None:
+    """Worker initializer: exit when the parent process dies; leave Ctrl-C to it.
+
+    On Linux the kernel sends SIGKILL when the parent dies (``PR_SET_PDEATHSIG``);
+    elsewhere, and as a fallback, a daemon thread polls ``os.getppid()``.  Without this a
+    killed ``sim`` leaves its workers computing for minutes, holding its pipes.
+    """
+    for fd in held_lock_fds():  # the parent's output-folder lock is the parent's alone
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before the line above ran
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="sim-parent-watch", daemon=True).start()
 
 
 class PoolExecutor:
@@ -65,20 +115,42 @@ class PoolExecutor:
         # collector from touching (and so copying) every inherited page.
         gc.collect()
         gc.freeze()
-        self._pool = ProcessPoolExecutor(max_workers=workers)
+        self._pool = ProcessPoolExecutor(max_workers=workers, initializer=_die_with_parent,
+                                         initargs=(os.getpid(),))
+        self._open: set[Future[Any]] = set()
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
-        return self._pool.submit(fn, *args)
+        fut = self._pool.submit(fn, *args)
+        self._open.add(fut)
+        return fut
 
     def as_completed(self, handles: set[Any]) -> Iterator[tuple[Any, Any]]:
         pending = set(handles)
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for f in done:
+                self._open.discard(f)
                 yield f, f.result()
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Shut the pool down and wait for it.
+
+        Waiting matters: a pool left shutting down in the background is torn down with
+        the interpreter and prints "Exception ignored ... Bad file descriptor" when its
+        manager thread touches pipes already closed.  When tasks are still running (an
+        error or Ctrl-C), the workers are stopped first rather than waited for.
+        """
+        if any(not f.done() for f in self._open):
+            for f in self._open:
+                f.cancel()
+            # ProcessPoolExecutor has no public way to stop running tasks
+            procs: dict[int, Any] = getattr(self._pool, "_processes", None) or {}
+            for proc in list(procs.values()):
+                with contextlib.suppress(OSError):
+                    proc.terminate()
+        self._open.clear()
+        with contextlib.suppress(Exception):
+            self._pool.shutdown(wait=True, cancel_futures=True)
         gc.unfreeze()
 
 
@@ -86,18 +158,19 @@ class DaskExecutor:
     """A Dask cluster: ``address="local"`` starts a ``LocalCluster`` on loopback."""
 
     def __init__(self, address: str, workers: int) -> None:
+        # distributed ships no type hints: its calls are confined to this class
         from distributed import Client, LocalCluster
 
-        self._cluster = None
+        self._cluster: Any = None
         if address == "local":
-            self._cluster = LocalCluster(
+            self._cluster = LocalCluster(  # type: ignore[no-untyped-call]
                 n_workers=workers, threads_per_worker=1, processes=True,
                 host="127.0.0.1", dashboard_address=None,
             )
-            self._client = Client(self._cluster)
+            self._client: Any = Client(self._cluster)  # type: ignore[no-untyped-call]
         else:
-            self._client = Client(address)
-        info = self._client.scheduler_info()
+            self._client = Client(address)  # type: ignore[no-untyped-call]
+        info: dict[str, Any] = self._client.scheduler_info()
         self.workers = max(1, sum(w.get("nthreads", 1) for w in info["workers"].values()))
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -106,7 +179,7 @@ class DaskExecutor:
     def as_completed(self, handles: set[Any]) -> Iterator[tuple[Any, Any]]:
         from distributed import as_completed
 
-        for fut in as_completed(list(handles)):
+        for fut in as_completed(list(handles)):  # type: ignore[no-untyped-call]
             yield fut, fut.result()
 
     def close(self) -> None:

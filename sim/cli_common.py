@@ -88,8 +88,7 @@ def writing(where: Path, resumable: bool = False) -> Iterator[None]:
     try:
         yield
     except OSError as e:
-        if isinstance(e, FileNotFoundError) or (e.errno is not None
-                                                and e.errno not in _WRITE_ERRNOS):
+        if e.errno not in _WRITE_ERRNOS:  # not a write failure (or one raised by us)
             raise
         raise write_failure(e, where, resumable) from None
 

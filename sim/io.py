@@ -26,6 +26,13 @@ from sim.records import SimulationResult
 PART_FRAMES = ("requests", "pools", "load", "backlog")
 
 
+def _named(e: OSError, path: Path) -> OSError:
+    """``e`` naming ``path`` and its plain reason (pyarrow's messages carry neither)."""
+    if e.errno is None:
+        return e
+    return type(e)(e.errno, os.strerror(e.errno), str(path))
+
+
 class PartError(Exception):
     """A saved part of a run cannot be read (truncated or corrupt)."""
 
@@ -41,8 +48,10 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise _named(e, path) from e
         raise
 
 
@@ -62,8 +71,10 @@ def atomic_write_frame(path: Path, df: pd.DataFrame) -> None:
             df.to_csv(tmp, index=False, float_format="%.6g")
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise _named(e, path) from e
         raise
 
 
@@ -93,8 +104,10 @@ def save_replication(outdir: Path, result: SimulationResult) -> None:
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)
-    except BaseException:
+    except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(e, OSError):
+            raise _named(e, final) from e
         raise
 
 

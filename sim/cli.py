@@ -1,11 +1,12 @@
 """Command line: ``sim run``, ``sim report``, ``sim validate``, ``sim schema``.
 
 The research commands (``sim sweep``, ``sim optimize``, ``sim compare``) live in
-:mod:`sim.cli_research` and are registered on the same app.
+:mod:`sim.cli_research` and are registered here; what both share (consoles, one-line
+errors, output folders, progress bars, exit codes) is in :mod:`sim.cli_common`.
 
 Thin by design: it parses arguments, calls the public API and prints.  Errors in input
-files are reported as one message naming the file, the field and the problem (exit code
-2), never as a traceback.
+files and in usage are reported as one ``error:`` line (exit code 2), never as a
+traceback or a boxed panel.
 """
 
 from __future__ import annotations

@@ -117,40 +117,27 @@ class PoolExecutor:
         gc.freeze()
         self._pool = ProcessPoolExecutor(max_workers=workers, initializer=_die_with_parent,
                                          initargs=(os.getpid(),))
-        self._open: set[Future[Any]] = set()
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
-        fut = self._pool.submit(fn, *args)
-        self._open.add(fut)
-        return fut
+        return self._pool.submit(fn, *args)
 
     def as_completed(self, handles: set[Any]) -> Iterator[tuple[Any, Any]]:
         pending = set(handles)
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for f in done:
-                self._open.discard(f)
                 yield f, f.result()
 
     def close(self) -> None:
-        """Shut the pool down and wait for it.
+        """Cancel tasks not yet started, let running ones end, and wait for the pool.
 
         Waiting matters: a pool left shutting down in the background is torn down with
-        the interpreter and prints "Exception ignored ... Bad file descriptor" when its
-        manager thread touches pipes already closed.  When tasks are still running (an
-        error or Ctrl-C), the workers are stopped first rather than waited for.
+        the interpreter, and its manager thread can then print "Exception ignored ...
+        Bad file descriptor" as it touches pipes already closed.  Running tasks are not
+        killed: a worker killed while sending its result leaves a half-written message
+        that the pool waits on for ever.  After Ctrl-C the wait is at most one task.
         """
-        if any(not f.done() for f in self._open):
-            for f in self._open:
-                f.cancel()
-            # ProcessPoolExecutor has no public way to stop running tasks
-            procs: dict[int, Any] = getattr(self._pool, "_processes", None) or {}
-            for proc in list(procs.values()):
-                with contextlib.suppress(OSError):
-                    proc.terminate()
-        self._open.clear()
-        with contextlib.suppress(Exception):
-            self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool.shutdown(wait=True, cancel_futures=True)
         gc.unfreeze()
 
 

@@ -233,6 +233,26 @@ def test_workers_exit_when_the_parent_is_killed(command: str, tmp_path: Path) ->
     assert not [w for w in workers if _alive(w)], "workers outlived their parent"
 
 
+def test_ctrl_c_with_workers_ends_cleanly(tmp_path: Path) -> None:
+    """Ctrl-C during ``--jobs 2``: finished replications kept, exit 130, no hang."""
+    for attempt in range(3):
+        out = tmp_path / f"run{attempt}"
+        proc = subprocess.Popen([sys.executable, "-m", "sim", "run", str(QUANXUELI), "-o",
+                                 str(out), "-n", "3000", "--jobs", "2"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        _wait_for(out / "replications", proc, "rep-*", 2 + 10 * attempt)
+        proc.send_signal(signal.SIGINT)
+        try:
+            _, stderr = proc.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise AssertionError("sim run hung after Ctrl-C") from None
+        assert proc.returncode == 130, stderr
+        assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr
+        kept = len(list((out / "replications").glob("rep-*")))
+        assert f"{kept} of 3000 replications finished" in stderr.replace("\n", " ")
+
+
 # ---------------------------------------------------------------- one run per folder
 def _wait_for(path: Path, proc: subprocess.Popen[str], pattern: str, n: int = 1) -> None:
     deadline = time.monotonic() + 120
@@ -297,11 +317,20 @@ OPT_ARGS = ["--target", "onsite=0.75,finish=0.9,respond=0.9", "--levers",
             "-n", "20", "-j", "1"]
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["sigint", "sigkill"])
-def test_interrupted_optimize_resumes_to_the_same_answer(tmp_path: Path, sig: int) -> None:
-    full = tmp_path / "full"
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory: pytest.TempPathFactory
+                  ) -> tuple[subprocess.CompletedProcess[str], Path]:
+    full = tmp_path_factory.mktemp("opt") / "full"
     ref = sim_cli("optimize", QUANXUELI, *OPT_ARGS, "-o", full)
     assert ref.returncode in (0, 1), ref.stderr
+    return ref, full
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["sigint", "sigkill"])
+def test_interrupted_optimize_resumes_to_the_same_answer(
+        tmp_path: Path, sig: int,
+        uninterrupted: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    ref, full = uninterrupted
     out = tmp_path / "cut"
     proc = subprocess.Popen([sys.executable, "-m", "sim", "optimize", str(QUANXUELI),
                              *OPT_ARGS, "-o", str(out)], stdout=subprocess.PIPE,

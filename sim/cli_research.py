@@ -73,7 +73,7 @@ def sweep_cmd(
     except (ScenarioError, FileExistsError, ValueError, OutdirError) as err:
         raise fail(str(err)) from None
     except KeyboardInterrupt:
-        raise _interrupted(outdir, "points/") from None
+        raise _interrupted(outdir, "points") from None
     s = res.summary
     s = s[(s["community_type"] == "all") & (s["stage"] == "joint")]
     table = Table(title="joint 2341 compliance per point (all community types)")

@@ -70,18 +70,28 @@ def lock_outdir(outdir: Path) -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
-def clean_temporary(outdir: Path) -> list[Path]:
-    """Remove temporary files and folders left by killed atomic writes; return them."""
+def clean_temporary(outdir: Path, depth: int = 2) -> list[Path]:
+    """Remove temporary files and folders left by killed atomic writes; return them.
+
+    Looks in ``outdir`` and its subfolders down to ``depth`` levels (where runs, sweeps
+    and the optimiser write), never further, so an output folder placed over other
+    files cannot reach them.
+    """
     removed: list[Path] = []
-    if not outdir.is_dir():
-        return removed
-    for p in sorted(outdir.rglob(".*")):
-        if p.is_file() and p.name.endswith(".tmp"):
-            p.unlink(missing_ok=True)
-            removed.append(p)
-        elif p.is_dir() and p.name.startswith(".tmp-"):
-            shutil.rmtree(p, ignore_errors=True)
-            removed.append(p)
+    folders = [outdir] if outdir.is_dir() else []
+    for _ in range(depth + 1):
+        below: list[Path] = []
+        for folder in folders:
+            for p in sorted(folder.iterdir()):
+                if p.name.startswith(".") and p.name.endswith(".tmp") and p.is_file():
+                    p.unlink(missing_ok=True)
+                    removed.append(p)
+                elif p.name.startswith(".tmp-") and p.is_dir():
+                    shutil.rmtree(p, ignore_errors=True)
+                    removed.append(p)
+                elif p.is_dir() and not p.is_symlink():
+                    below.append(p)
+        folders = below
     return removed
 
 

@@ -450,3 +450,17 @@ def test_leftover_temporary_files_are_cleaned_on_resume(week: Path, tmp_path: Pa
     (sweep / "points" / ".p00001.parquet.x1.tmp").write_bytes(b"half")
     assert sim_cli(*args, "--resume").returncode == 0
     assert temporary_debris(sweep) == []
+
+
+def test_cleanup_stays_in_the_folders_runs_write(tmp_path: Path) -> None:
+    from sim.rundir import clean_temporary
+
+    ours = [tmp_path / ".a.parquet.x.tmp", tmp_path / "points" / ".p1.parquet.y.tmp",
+            tmp_path / "evaluations" / "s1" / ".1-2.parquet.z.tmp"]
+    theirs = [tmp_path / "deep" / "er" / "still" / ".notes.tmp", tmp_path / "notes.tmp",
+              tmp_path / ".hidden"]
+    for f in ours + theirs:
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text("x")
+    assert sorted(clean_temporary(tmp_path)) == sorted(ours)
+    assert all(f.exists() for f in theirs) and not any(f.exists() for f in ours)

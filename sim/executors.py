@@ -83,8 +83,10 @@ class SerialExecutor:
 def _die_with_parent(parent: int) -> None:
     """Worker initializer: exit when the parent process dies; leave Ctrl-C to it.
 
-    On Linux the kernel sends SIGKILL when the parent dies (``PR_SET_PDEATHSIG``);
-    elsewhere, and as a fallback, a daemon thread polls ``os.getppid()``.  Without this a
+    On Linux the kernel sends SIGKILL when the parent dies (``PR_SET_PDEATHSIG``; strictly,
+    when the parent thread that forked the worker ends, and a pool lives and dies within
+    one call in one thread); elsewhere, and as a fallback, a daemon thread polls
+    ``os.getppid()``.  Without this a
     killed ``sim`` leaves its workers computing for minutes, holding its pipes.
     """
     for fd in held_lock_fds():  # the parent's output-folder lock is the parent's alone

@@ -12,6 +12,7 @@ traceback or a boxed panel.
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import warnings
 from pathlib import Path
@@ -36,6 +37,7 @@ from sim.cli_common import (
 )
 from sim.cli_research import register_research
 from sim.config import Scenario
+from sim.executors import on_sigint
 
 if TYPE_CHECKING:
     from sim.experiment import ExperimentResult
@@ -255,6 +257,8 @@ register_research(app)
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: usage errors are one ``error:`` line with exit code 2."""
     warnings.showwarning = show_warning
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, on_sigint)
     try:
         code = app(args=argv, prog_name="sim", standalone_mode=False)
     except typer.TyperException as e:  # a usage error: bad option, value or command

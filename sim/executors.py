@@ -27,6 +27,21 @@ from typing import Any, Protocol
 from sim.rundir import held_lock_fds
 
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+_interrupted = threading.Event()
+
+
+def on_sigint(signum: int, frame: object) -> None:
+    """SIGINT handler for the command line: raise ``KeyboardInterrupt`` now, and again
+    when the next task finishes in case the first one was swallowed (a C extension that
+    checks for signals and clears the error can lose it, and the run would go on)."""
+    _interrupted.set()
+    raise KeyboardInterrupt
+
+
+def _check_interrupt() -> None:
+    if _interrupted.is_set():
+        _interrupted.clear()
+        raise KeyboardInterrupt
 
 
 class Executor(Protocol):
@@ -74,6 +89,7 @@ class SerialExecutor:
         for h in sorted(handles, key=lambda t: t.order):
             if not h.ran:
                 h.result, h.ran = h.fn(*h.args), True
+            _check_interrupt()
             yield h, h.result
 
     def close(self) -> None:
@@ -128,6 +144,7 @@ class PoolExecutor:
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for f in done:
+                _check_interrupt()
                 yield f, f.result()
 
     def close(self) -> None:
@@ -169,6 +186,7 @@ class DaskExecutor:
         from distributed import as_completed
 
         for fut in as_completed(list(handles)):  # type: ignore[no-untyped-call]
+            _check_interrupt()
             yield fut, fut.result()
 
     def close(self) -> None:
@@ -180,6 +198,7 @@ class DaskExecutor:
 def make_executor(jobs: int | None = None, dask: str | None = None) -> Executor:
     """The executor for ``--jobs`` / ``--dask`` (default: one process per core)."""
     workers = jobs if jobs is not None else (os.cpu_count() or 1)
+    _interrupted.clear()  # an interrupt already handled does not stop new work
     if dask:
         return DaskExecutor(dask, workers)
     if workers <= 1:

@@ -1,28 +1,43 @@
 """Command line: ``sim run``, ``sim report``, ``sim validate``, ``sim schema``.
 
 The research commands (``sim sweep``, ``sim optimize``, ``sim compare``) live in
-:mod:`sim.cli_research` and are registered on the same app.
+:mod:`sim.cli_research` and are registered here; what both share (consoles, one-line
+errors, output folders, progress bars, exit codes) is in :mod:`sim.cli_common`.
 
 Thin by design: it parses arguments, calls the public API and prints.  Errors in input
-files are reported as one message naming the file, the field and the problem (exit code
-2), never as a traceback.
+files and in usage are reported as one ``error:`` line (exit code 2), never as a
+traceback or a boxed panel.
 """
 
 from __future__ import annotations
 
 import json
-import os
+import signal
 import sys
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from sim.config import Scenario, ScenarioError, load_scenario
+from sim.cli_common import (
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    Dask,
+    bar,
+    err,
+    fail,
+    load,
+    out,
+    output_folder,
+    say,
+    show_warning,
+    writing,
+)
+from sim.cli_research import register_research
+from sim.config import Scenario
+from sim.executors import on_sigint
 
 if TYPE_CHECKING:
     from sim.experiment import ExperimentResult
@@ -34,24 +49,24 @@ app = typer.Typer(
     help="Simulate community service requests under the 2341 rule "
     "(respond 20 min, on site 30 min, finish 4 h, plan 1 day).",
 )
-# wide enough for the summary table when output goes to a file or pipe
-out = Console(width=None if sys.stdout.isatty() else 120)
-err = Console(stderr=True)
+_fail = fail  # the name the report and summary helpers below use
+_load = load
 
 
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    # the message is plain text: escape it, or "[draft]" in a path would vanish as markup
-    for line in message.splitlines() or [""]:
-        err.print(f"[bold red]error:[/] {escape(line)}", markup=True, highlight=False,
-                  soft_wrap=True)
-    return typer.Exit(code)
+def _version(value: bool) -> None:
+    if value:
+        from sim import __version__
+
+        out.print(f"sim {__version__}")
+        raise typer.Exit()
 
 
-def _load(path: Path) -> Scenario:
-    try:
-        return load_scenario(path)
-    except ScenarioError as e:
-        raise _fail(str(e)) from None
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="print the version and exit")] = False,
+) -> None:
+    """Options that apply to every command."""
 
 
 @app.command()
@@ -60,7 +75,7 @@ def validate(scenario: Annotated[Path, typer.Argument(help="scenario YAML file")
     sc = _load(scenario)
     n = sum(c.count for c in sc.communities)
     out.print(
-        f"{escape(str(scenario))}: ok — {n} communities, {len(sc.staff)} staff pools, "
+        f"{scenario}: ok — {n} communities, {len(sc.staff)} staff pools, "
         f"{len(sc.used_categories())} categories, {len(sc.sla)} SLA rule(s)"
     )
 
@@ -71,6 +86,10 @@ def schema() -> None:
     from sim.config import scenario_json_schema
 
     sys.stdout.write(json.dumps(scenario_json_schema(), indent=2, ensure_ascii=False) + "\n")
+
+
+BREAKDOWNS = ("community_type", "community", "category", "channel", "priority", "hour",
+              "weekday", "street")
 
 
 @app.command()
@@ -84,6 +103,7 @@ def run(
     ] = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1,
                                       help="parallel processes; results do not depend on it")] = 1,
+    dask: Dask = None,
     by: Annotated[
         str, typer.Option(help="breakdown shown in the terminal summary")
     ] = "community_type",
@@ -94,77 +114,95 @@ def run(
     )] = False,
 ) -> None:
     """Run replications of a scenario and write the results to OUTDIR."""
-    from sim import __version__
-    from sim.experiment import ExperimentResult, run_replications
-    from sim.io import (
-        atomic_write_text,
-        finished_replications,
-        load_replications,
-        resolved_yaml,
-        save_replication,
-        write_outputs,
-    )
-
     sc = _load(scenario)
     n = sc.run.replications if replications is None else replications
     s = sc.run.seed if seed is None else seed
-    if by not in ("community_type", "community", "category", "channel", "priority", "hour",
-                  "weekday", "street"):
+    if by not in BREAKDOWNS:
         raise _fail(f"--by: unknown breakdown {by!r}")
-    try:
-        outdir.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise _fail(f"{outdir}: cannot create the output folder ({e.strerror})") from None
-    resolved = resolved_yaml(sc, s, n, str(scenario))
-    done: list[int] = []
-    if (outdir / "replications").exists():
-        if not resume:
-            raise _fail(f"{outdir}: already holds a run; use --resume to finish it, or "
-                        "choose another --outdir")
-        old = outdir / "scenario.resolved.yaml"
-        if not old.exists() or _data_lines(old.read_text(encoding="utf-8")) != _data_lines(
-            resolved
-        ):
-            raise _fail(f"{outdir}: holds a run of a different scenario, seed or number of "
-                        "replications; choose another --outdir")
-        done = [r for r in finished_replications(outdir) if r < n]
+    with output_folder(outdir):
+        exp, interrupted = _run_into(outdir, sc, scenario, n, s, jobs, dask, resume)
+        _print_summary(exp, by, outdir)
+        if report:
+            _write_report(outdir)
+    if interrupted:
+        raise typer.Exit(EXIT_INTERRUPTED)
+
+
+def _run_into(outdir: Path, sc: Scenario, source: Path, n: int, seed: int, jobs: int,
+              dask: str | None, resume: bool) -> tuple[ExperimentResult, bool]:
+    """Run the missing replications into a locked ``outdir``; write the tables."""
+    from sim import __version__
+    from sim.experiment import ExperimentResult, run_replications
+    from sim.io import atomic_write_text, resolved_yaml, save_replication, write_outputs
+
+    resolved = resolved_yaml(sc, seed, n, str(source))
+    done = _resumable(outdir, resolved, n, resume)
     atomic_write_text(outdir / "scenario.resolved.yaml", resolved)
     todo = [r for r in range(n) if r not in done]
-    manifest = {"sim_version": __version__, "scenario": str(scenario), "seed": s,
-                "replications_requested": n, "jobs_do_not_change_results": True}
-
-    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                        MofNCompleteColumn(), TimeElapsedColumn(), console=err,
-                        transient=False, disable=not err.is_terminal and "CI" in os.environ)
+    manifest: dict[str, object] = {
+        "sim_version": __version__, "scenario": str(source), "seed": seed,
+        "replications_requested": n, "jobs_do_not_change_results": True}
     interrupted = False
-    with progress:
-        task = progress.add_task(f"{escape(sc.name)}: replications", total=n, completed=len(done))
+    with bar() as progress:
+        task = progress.add_task(f"{sc.name}: replications", total=n, completed=len(done))
 
         def saved(res: SimulationResult) -> None:
             save_replication(outdir, res)
             progress.advance(task)
 
         try:
-            results = run_replications(sc, todo, s, jobs, on_result=saved)
-            exp = (load_replications(outdir, sc, s) if done
-                   else ExperimentResult.from_results(sc, s, results))
+            results = run_replications(sc, todo, seed, jobs, on_result=saved, dask=dask)
+            exp = (_load_parts(outdir, sc, seed) if done
+                   else ExperimentResult.from_results(sc, seed, results))
         except KeyboardInterrupt:
             interrupted = True
     if interrupted:
         try:
-            exp = load_replications(outdir, sc, s)
+            exp = _load_parts(outdir, sc, seed)
         except FileNotFoundError:
             raise _fail("interrupted before any replication finished; nothing to keep",
-                        130) from None
-        err.print(f"[yellow]interrupted:[/] {exp.replications} of {n} replications finished; "
-                  f"tables below and in {outdir} cover those only (--resume finishes the run)")
+                        EXIT_INTERRUPTED) from None
+        say("interrupted", f"{exp.replications} of {n} replications finished; tables below "
+            f"and in {outdir} cover those only (--resume finishes the run)")
     manifest["replications_finished"] = exp.replications
     write_outputs(outdir, exp, manifest)
-    _print_summary(exp, by, outdir)
-    if report:
-        _write_report(outdir)
-    if interrupted:
-        raise typer.Exit(130)
+    return exp, interrupted
+
+
+def _resumable(outdir: Path, resolved: str, n: int, resume: bool) -> list[int]:
+    """Replications already finished in ``outdir`` that this run may keep."""
+    from sim import __version__
+    from sim.io import finished_replications, run_version, verify_replications
+    from sim.rundir import OutdirError, check_version
+
+    if not (outdir / "replications").exists():
+        return []
+    if not resume:
+        raise _fail(f"{outdir}: already holds a run; use --resume to finish it, or "
+                    "choose another --outdir")
+    old = outdir / "scenario.resolved.yaml"
+    if not old.exists() or _data_lines(old.read_text(encoding="utf-8")) != _data_lines(
+        resolved
+    ):
+        raise _fail(f"{outdir}: holds a run of a different scenario, seed or number of "
+                    "replications; choose another --outdir")
+    try:
+        check_version(outdir, run_version(outdir), __version__)
+    except OutdirError as e:
+        raise _fail(str(e)) from None
+    for part, problem in verify_replications(outdir):
+        say("warning", f"{part} is unreadable ({problem}); running that replication again")
+    return [r for r in finished_replications(outdir) if r < n]
+
+
+def _load_parts(outdir: Path, sc: Scenario, seed: int) -> ExperimentResult:
+    """The saved replications, or one line naming the part that cannot be read."""
+    from sim.io import PartError, load_replications
+
+    try:
+        return load_replications(outdir, sc, seed)
+    except PartError as e:
+        raise _fail(str(e)) from None
 
 
 def _data_lines(text: str) -> list[str]:
@@ -177,7 +215,8 @@ def report_cmd(
     outdir: Annotated[Path, typer.Argument(help="a run directory written by `sim run`")],
 ) -> None:
     """Write OUTDIR/report.html: one self-contained page (tables and figures) to share."""
-    _write_report(outdir)
+    with writing(outdir):
+        _write_report(outdir)
 
 
 def _write_report(outdir: Path) -> None:
@@ -208,7 +247,7 @@ def _print_summary(exp: ExperimentResult, by: str, outdir: Path) -> None:
         out.print(f"{title}: no requests measured after warm-up, so there is no "
                   "compliance to report.", markup=False)
     else:
-        table = Table(title=f"{escape(title)} ({SHARE_NOTE}, {exp.replications} replications)")
+        table = Table(title=f"{title} ({SHARE_NOTE}, {exp.replications} replications)")
         table.add_column(by, no_wrap=True)
         for c in wide.columns:
             table.add_column(c, justify="right", no_wrap=True)
@@ -223,25 +262,28 @@ def _print_summary(exp: ExperimentResult, by: str, outdir: Path) -> None:
     parts = [f"{k} " + ("off duty" if pd.isna(r.utilisation) else
                         f"{100 * r.utilisation:.0f}% busy") for k, r in util.iterrows()]
     out.print("Staff load (mean over pools): " + (", ".join(parts) or "no staff"))
-    out.print(f"Outputs in {escape(str(outdir))}/")
+    out.print(f"Outputs in {outdir}/")
 
 
-def _register_research() -> None:
-    from sim.cli_research import register
-
-    register(app)
+register_research(app)
 
 
-_register_research()
-
-
-def main() -> None:
-    """Console entry point."""
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: usage errors are one ``error:`` line with exit code 2."""
+    warnings.showwarning = show_warning
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, on_sigint)
     try:
-        app()
-    except KeyboardInterrupt:  # pragma: no cover - interactive
+        code = app(args=argv, prog_name="sim", standalone_mode=False)
+    except typer.TyperException as e:  # a usage error: bad option, value or command
+        if type(e).__name__ != "NoArgsIsHelpError":  # (the help is already printed)
+            message = e.format_message() if hasattr(e, "format_message") else str(e)
+            say("error", " ".join(str(message).split()), "bold red")
+        sys.exit(getattr(e, "exit_code", EXIT_USAGE))
+    except (typer.Abort, KeyboardInterrupt):
         err.print("interrupted")
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,54 +1,37 @@
 """Command line for staffing research: ``sim sweep``, ``sim optimize``, ``sim compare``.
 
-Registered on the main ``sim`` app by :mod:`sim.cli`; thin wrappers over
+Registered on the main ``sim`` app by :mod:`sim.cli` (:func:`register_research`); the
+parts every command shares live in :mod:`sim.cli_common`.  Thin wrappers over
 :func:`sim.sweeps.sweep`, :func:`sim.optimiser.optimize` and
 :func:`sim.comparison.compare`.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from sim.cli_common import (
+    EXIT_INTERRUPTED,
+    Dask,
+    Jobs,
+    Seed,
+    fail,
+    load,
+    out,
+    progress,
+    say,
+    writing,
+)
 from sim.config import ScenarioError
+from sim.rundir import OutdirError
+from sim.stages import OUTCOMES
 
-JOBS_HELP = "local worker processes (default: one per core); results do not depend on it"
-DASK_HELP = "run on Dask: 'local' starts a LocalCluster, or give a scheduler tcp://HOST:PORT"
-Jobs = Annotated[int | None, typer.Option("--jobs", "-j", min=1, help=JOBS_HELP)]
-Dask = Annotated[str | None, typer.Option("--dask", help=DASK_HELP)]
-Seed = Annotated[int | None, typer.Option("--seed", min=0, help="default: the scenario's")]
-
-
-def _cli() -> Any:
-    from sim import cli
-
-    return cli
-
-
-@contextlib.contextmanager
-def _progress(what: tuple[str, ...]) -> Iterator[Any]:
-    cli = _cli()
-    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TimeElapsedColumn(), console=cli.err)
-    tasks: dict[str, Any] = {}
-
-    def update(kind: str, done: int, total: int) -> None:
-        if not tasks:  # start drawing only once work starts (errors come first)
-            bar.start()
-            tasks.update({k: bar.add_task(k, total=None) for k in what})
-        bar.update(tasks[kind], completed=done, total=total)
-
-    try:
-        yield update
-    finally:
-        if tasks:
-            bar.stop()
+if TYPE_CHECKING:
+    from sim.optimiser import OptimizeResult
 
 
 def _parse_levers(specs: list[str], option: str) -> dict[str, list[Any]]:
@@ -59,7 +42,7 @@ def _parse_levers(specs: list[str], option: str) -> dict[str, list[Any]]:
         try:
             path, values = parse_vary(spec)
         except ValueError as err:
-            raise _cli()._fail(f"{option} {err}") from None
+            raise fail(f"{option} {err}") from None
         levers[path] = values
     return levers
 
@@ -81,15 +64,16 @@ def sweep_cmd(
     """Run a staffing grid with common random numbers; every point is saved as it ends."""
     from sim.sweeps import sweep
 
-    cli = _cli()
-    sc = cli._load(scenario)
+    sc = load(scenario)
     levers = _parse_levers(vary, "--vary")
     try:
-        with _progress(("points", "replications")) as update:
+        with writing(outdir, resumable=True), progress(("points", "replications")) as update:
             res = sweep(sc, levers, replications, seed, jobs, dask, outdir, resume,
                         target_halfwidth, max_replications, update)
-    except (ScenarioError, FileExistsError, ValueError) as err:
-        raise cli._fail(str(err)) from None
+    except (ScenarioError, FileExistsError, ValueError, OutdirError) as err:
+        raise fail(str(err)) from None
+    except KeyboardInterrupt:
+        raise _interrupted(outdir, "points") from None
     s = res.summary
     s = s[(s["community_type"] == "all") & (s["stage"] == "joint")]
     table = Table(title="joint 2341 compliance per point (all community types)")
@@ -100,28 +84,33 @@ def sweep_cmd(
                       f"{100 * r['mean']:.1f}%",
                       f"[{100 * r['ci_low']:.1f}, {100 * r['ci_high']:.1f}]",
                       str(r["replications"]))
-    cli.out.print(table)
-    cli.out.print(f"{res.replications_run} replications run; tables in {outdir}/ "
+    out.print(table)
+    out.print(f"{res.replications_run} replications run; tables in {outdir}/ "
                   "(sweep_tidy.*, sweep_summary.*)")
 
 
 def _parse_targets(text: str) -> dict[str, float]:
-    cli = _cli()
+    names = ", ".join(OUTCOMES)
     targets = {}
     for part in text.split(","):
         stage, sep, value = part.partition("=")
         stage = stage.strip()
-        if not sep or stage not in ("respond", "onsite", "finish", "plan", "joint"):
-            raise cli._fail(f"--target {part!r}: expected STAGE=SHARE with STAGE one of "
-                            "respond, onsite, finish, plan, joint")
+        if not sep or stage not in OUTCOMES:
+            raise fail(f"--target {part!r}: expected STAGE=SHARE with STAGE one of {names}")
         try:
             share = float(value)
         except ValueError:
-            raise cli._fail(f"--target {part!r}: {value!r} is not a number") from None
+            raise fail(f"--target {part!r}: {value!r} is not a number") from None
         if not 0 < share <= 1:
-            raise cli._fail(f"--target {part!r}: a share must be in (0, 1]")
+            raise fail(f"--target {part!r}: a share must be in (0, 1]")
         targets[stage] = share
     return targets
+
+
+def _interrupted(outdir: Path | None, what: str) -> typer.Exit:
+    kept = (f"; finished {what} are kept in {outdir} (--resume continues)" if outdir
+            else "")
+    return fail(f"interrupted{kept}", EXIT_INTERRUPTED)
 
 
 def optimize_cmd(
@@ -137,43 +126,53 @@ def optimize_cmd(
     seed: Seed = None,
     jobs: Jobs = None,
     dask: Dask = None,
-    outdir: Annotated[Path | None, typer.Option("-o", "--outdir")] = None,
+    outdir: Annotated[Path | None, typer.Option(
+        "-o", "--outdir", help="save every evaluation here as it ends, and frontier.csv")
+    ] = None,
+    resume: Annotated[bool, typer.Option(
+        help="continue an interrupted search in OUTDIR, reusing its evaluations")] = False,
 ) -> None:
     """Find the cheapest staffing whose lower confidence bounds meet the targets."""
-    from sim.io import atomic_write_frame
     from sim.optimiser import optimize
 
-    cli = _cli()
-    sc = cli._load(scenario)
+    sc = load(scenario)
     targets = _parse_targets(target)
     ranges = _parse_levers(levers, "--levers")
     for path, vals in ranges.items():
         if not all(isinstance(v, int) and v >= 0 for v in vals):
-            raise cli._fail(f"--levers {path}: headcounts must be whole numbers >= 0")
+            raise fail(f"--levers {path}: headcounts must be whole numbers >= 0")
+    if resume and outdir is None:
+        raise fail("--resume needs the -o/--outdir of the interrupted search")
     try:
-        res = optimize(sc, ranges, targets, confidence, replications, seed, jobs, dask,
-                       by_type=not overall, progress=lambda m: cli.err.print(m))
-    except ScenarioError as err:
-        raise cli._fail(str(err)) from None
-    frontier = res.frontier()
+        with writing(outdir or Path("."), resumable=outdir is not None):
+            res = optimize(sc, ranges, targets, confidence, replications, seed, jobs, dask,
+                           by_type=not overall, progress=lambda m: say("optimize", m, "cyan"),
+                           outdir=outdir, resume=resume)
+    except (ScenarioError, FileExistsError, ValueError, OutdirError) as err:
+        raise fail(str(err)) from None
+    except KeyboardInterrupt:
+        raise _interrupted(outdir, "evaluations") from None
+    _print_frontier(res)
+    if res.best is None:
+        raise fail("no staffing within the lever ranges meets the targets", 1)
+    chosen = ", ".join(f"{k}={v}" for k, v in zip(res.levers, res.best.values, strict=True))
+    status = "confirmed" if res.confirmed else "NOT confirmed"
+    out.print(f"cheapest staffing: {chosen} — weekly cost {res.best.cost:.0f}; "
+              f"{status} with {replications} fresh replications")
+    if not res.confirmed:
+        raise typer.Exit(1)
+
+
+def _print_frontier(res: OptimizeResult) -> None:
+    frontier = res.frontier() if res.evaluations else None
     table = Table(title=f"explored staffing ({res.replications_run} replications)")
     for c in [*res.levers, "weekly cost", "feasible", "worst margin", "pareto"]:
         table.add_column(c, justify="right")
-    for _, r in frontier.iterrows():
+    for _, r in (frontier.iterrows() if frontier is not None else iter([])):
         table.add_row(*[str(r[k]) for k in res.levers], f"{r['weekly_cost']:.0f}",
                       "yes" if r["feasible"] else "no", f"{100 * r['worst_margin']:+.1f} pts",
                       "*" if r["pareto"] else "")
-    cli.out.print(table)
-    if outdir is not None:
-        atomic_write_frame(outdir / "frontier.csv", frontier)
-    if res.best is None:
-        raise cli._fail("no staffing within the lever ranges meets the targets", 1)
-    chosen = ", ".join(f"{k}={v}" for k, v in zip(res.levers, res.best.values, strict=True))
-    status = "confirmed" if res.confirmed else "NOT confirmed"
-    cli.out.print(f"cheapest staffing: {chosen} — weekly cost {res.best.cost:.0f}; "
-                  f"{status} with {replications} fresh replications")
-    if not res.confirmed:
-        raise typer.Exit(1)
+    out.print(table)
 
 
 def compare_cmd(
@@ -189,8 +188,7 @@ def compare_cmd(
     from sim.comparison import compare, describe
     from sim.io import atomic_write_frame
 
-    cli = _cli()
-    a, b = cli._load(base), cli._load(alternative)
+    a, b = load(base), load(alternative)
     table_df = compare(a, b, replications, seed, jobs, dask)
     table = Table(title=f"{alternative.name} vs {base.name}: compliance difference, "
                         "paired 95% CI (percentage points)")
@@ -199,15 +197,16 @@ def compare_cmd(
     for _, r in table_df.iterrows():
         table.add_row(r["community_type"], r["stage"], f"{100 * r['base']:.1f}%",
                       f"{100 * r['alternative']:.1f}%", describe(r).split(" ", 1)[1])
-    cli.out.print(table)
+    out.print(table)
     cost = table_df.iloc[0]
-    cli.out.print(f"weekly staff cost: base {cost['base_cost']:.0f}, alternative "
-                  f"{cost['alternative_cost']:.0f}")
+    out.print(f"weekly staff cost: base {cost['base_cost']:.0f}, alternative "
+              f"{cost['alternative_cost']:.0f}")
     if output is not None:
-        atomic_write_frame(output, table_df)
+        with writing(output):
+            atomic_write_frame(output, table_df)
 
 
-def register(app: typer.Typer) -> None:
+def register_research(app: typer.Typer) -> None:
     """Add the research commands to the ``sim`` app."""
     app.command("sweep")(sweep_cmd)
     app.command("optimize")(optimize_cmd)

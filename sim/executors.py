@@ -12,11 +12,36 @@ random streams depend only on its seed and index.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import gc
 import os
+import signal
+import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, Protocol
+
+from sim.rundir import held_lock_fds
+
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+_interrupted = threading.Event()
+
+
+def on_sigint(signum: int, frame: object) -> None:
+    """SIGINT handler for the command line: raise ``KeyboardInterrupt`` now, and again
+    when the next task finishes in case the first one was swallowed (a C extension that
+    checks for signals and clears the error can lose it, and the run would go on)."""
+    _interrupted.set()
+    raise KeyboardInterrupt
+
+
+def _check_interrupt() -> None:
+    if _interrupted.is_set():
+        _interrupted.clear()
+        raise KeyboardInterrupt
 
 
 class Executor(Protocol):
@@ -33,27 +58,70 @@ class Executor(Protocol):
     def close(self) -> None: ...
 
 
-class _Done:
-    __slots__ = ("result",)
+class _Task:
+    """A task of :class:`SerialExecutor`, run when its result is first asked for."""
 
-    def __init__(self, result: Any) -> None:
-        self.result = result
+    __slots__ = ("args", "fn", "order", "ran", "result")
+
+    def __init__(self, order: int, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        self.order, self.fn, self.args = order, fn, args
+        self.result: Any = None
+        self.ran = False
 
 
 class SerialExecutor:
-    """Runs each task when it is submitted, in this process."""
+    """Runs tasks in this process, one at a time, in submission order.
+
+    A task runs when :meth:`as_completed` reaches it, so a caller saves each result
+    before the next task starts (an interrupted run keeps what it finished).
+    """
 
     workers = 1
 
-    def submit(self, fn: Callable[..., Any], *args: Any) -> _Done:
-        return _Done(fn(*args))
+    def __init__(self) -> None:
+        self._count = 0
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> _Task:
+        self._count += 1
+        return _Task(self._count, fn, args)
 
     def as_completed(self, handles: set[Any]) -> Iterator[tuple[Any, Any]]:
-        for h in list(handles):
+        for h in sorted(handles, key=lambda t: t.order):
+            if not h.ran:
+                h.result, h.ran = h.fn(*h.args), True
+            _check_interrupt()
             yield h, h.result
 
     def close(self) -> None:
         pass
+
+
+def _die_with_parent(parent: int) -> None:
+    """Worker initializer: exit when the parent process dies; leave Ctrl-C to it.
+
+    On Linux the kernel sends SIGKILL when the parent dies (``PR_SET_PDEATHSIG``; strictly,
+    when the parent thread that forked the worker ends, and a pool lives and dies within
+    one call in one thread); elsewhere, and as a fallback, a daemon thread polls
+    ``os.getppid()``.  Without this a
+    killed ``sim`` leaves its workers computing for minutes, holding its pipes.
+    """
+    for fd in held_lock_fds():  # the parent's output-folder lock is the parent's alone
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before the line above ran
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="sim-parent-watch", daemon=True).start()
 
 
 class PoolExecutor:
@@ -65,7 +133,8 @@ class PoolExecutor:
         # collector from touching (and so copying) every inherited page.
         gc.collect()
         gc.freeze()
-        self._pool = ProcessPoolExecutor(max_workers=workers)
+        self._pool = ProcessPoolExecutor(max_workers=workers, initializer=_die_with_parent,
+                                         initargs=(os.getpid(),))
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
         return self._pool.submit(fn, *args)
@@ -75,10 +144,19 @@ class PoolExecutor:
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for f in done:
+                _check_interrupt()
                 yield f, f.result()
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Cancel tasks not yet started, let running ones end, and wait for the pool.
+
+        Waiting matters: a pool left shutting down in the background is torn down with
+        the interpreter, and its manager thread can then print "Exception ignored ...
+        Bad file descriptor" as it touches pipes already closed.  Running tasks are not
+        killed: a worker killed while sending its result leaves a half-written message
+        that the pool waits on for ever.  After Ctrl-C the wait is at most one task.
+        """
+        self._pool.shutdown(wait=True, cancel_futures=True)
         gc.unfreeze()
 
 
@@ -86,18 +164,19 @@ class DaskExecutor:
     """A Dask cluster: ``address="local"`` starts a ``LocalCluster`` on loopback."""
 
     def __init__(self, address: str, workers: int) -> None:
+        # distributed ships no type hints: its calls are confined to this class
         from distributed import Client, LocalCluster
 
-        self._cluster = None
+        self._cluster: Any = None
         if address == "local":
-            self._cluster = LocalCluster(
+            self._cluster = LocalCluster(  # type: ignore[no-untyped-call]
                 n_workers=workers, threads_per_worker=1, processes=True,
                 host="127.0.0.1", dashboard_address=None,
             )
-            self._client = Client(self._cluster)
+            self._client: Any = Client(self._cluster)  # type: ignore[no-untyped-call]
         else:
-            self._client = Client(address)
-        info = self._client.scheduler_info()
+            self._client = Client(address)  # type: ignore[no-untyped-call]
+        info: dict[str, Any] = self._client.scheduler_info()
         self.workers = max(1, sum(w.get("nthreads", 1) for w in info["workers"].values()))
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -106,7 +185,8 @@ class DaskExecutor:
     def as_completed(self, handles: set[Any]) -> Iterator[tuple[Any, Any]]:
         from distributed import as_completed
 
-        for fut in as_completed(list(handles)):
+        for fut in as_completed(list(handles)):  # type: ignore[no-untyped-call]
+            _check_interrupt()
             yield fut, fut.result()
 
     def close(self) -> None:
@@ -118,6 +198,7 @@ class DaskExecutor:
 def make_executor(jobs: int | None = None, dask: str | None = None) -> Executor:
     """The executor for ``--jobs`` / ``--dask`` (default: one process per core)."""
     workers = jobs if jobs is not None else (os.cpu_count() or 1)
+    _interrupted.clear()  # an interrupt already handled does not stop new work
     if dask:
         return DaskExecutor(dask, workers)
     if workers <= 1:

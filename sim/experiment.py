@@ -9,7 +9,6 @@ simpy-free :mod:`sim.results` (re-exported here).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor, as_completed
 
 from sim.config import Scenario
 from sim.model import simulate
@@ -34,34 +33,29 @@ def run_replications(
     seed: int,
     jobs: int = 1,
     on_result: Callable[[SimulationResult], None] | None = None,
+    dask: str | None = None,
 ) -> list[SimulationResult]:
-    """Run the given replication indices, in parallel processes when ``jobs > 1``.
+    """Run the given replication indices on the executor for ``jobs`` / ``dask``.
 
-    ``on_result`` is called in the parent process as each replication finishes (in
-    completion order), so a caller can save work before the whole batch is done.
-    The returned list is in replication order whatever the completion order.
+    The executors are those of sweeps (:mod:`sim.executors`): this process, a local
+    process pool, or a Dask cluster.  ``on_result`` is called in the parent process as
+    each replication finishes (in completion order), so a caller can save work before
+    the whole batch is done.  The returned list is in replication order whatever the
+    completion order.
     """
+    from sim.executors import make_executor
+
     reps = list(replications)
     done: dict[int, SimulationResult] = {}
-    if jobs <= 1 or len(reps) <= 1:
-        for r in reps:
-            res = simulate(scenario, seed, r)
-            done[r] = res
+    executor = make_executor(max(1, min(jobs, len(reps))), dask)
+    try:
+        handles = {executor.submit(simulate, scenario, seed, r): r for r in reps}
+        for _, res in executor.as_completed(set(handles)):
+            done[res.replication] = res
             if on_result:
                 on_result(res)
-    else:
-        with ProcessPoolExecutor(max_workers=min(jobs, len(reps))) as pool:
-            futures = [pool.submit(simulate, scenario, seed, r) for r in reps]
-            try:
-                for fut in as_completed(futures):
-                    res = fut.result()
-                    done[res.replication] = res
-                    if on_result:
-                        on_result(res)
-            except BaseException:
-                for f in futures:
-                    f.cancel()
-                raise
+    finally:
+        executor.close()
     return [done[r] for r in reps]
 
 
@@ -71,6 +65,7 @@ def replicate(
     seed: int | None = None,
     jobs: int = 1,
     on_result: Callable[[SimulationResult], None] | None = None,
+    dask: str | None = None,
 ) -> ExperimentResult:
     """Run ``replications`` independent replications (default: the scenario's).
 
@@ -79,5 +74,5 @@ def replicate(
     """
     n = scenario.run.replications if replications is None else replications
     seed = scenario.run.seed if seed is None else seed
-    results = run_replications(scenario, range(n), seed, jobs, on_result)
+    results = run_replications(scenario, range(n), seed, jobs, on_result, dask)
     return ExperimentResult.from_results(scenario, seed, results)

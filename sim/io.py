@@ -25,6 +25,17 @@ from sim.results import ExperimentResult, SimulationResult
 PART_FRAMES = ("requests", "pools", "load", "backlog")
 
 
+def _named(e: OSError, path: Path) -> OSError:
+    """``e`` naming ``path`` and its plain reason (pyarrow's messages carry neither)."""
+    if e.errno is None:
+        return e
+    return type(e)(e.errno, os.strerror(e.errno), str(path))
+
+
+class PartError(Exception):
+    """A saved part of a run cannot be read (truncated or corrupt)."""
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so readers see the old file or the new one, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -36,8 +47,10 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise _named(e, path) from e
         raise
 
 
@@ -57,8 +70,10 @@ def atomic_write_frame(path: Path, df: pd.DataFrame) -> None:
             df.to_csv(tmp, index=False, float_format="%.6g")
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise _named(e, path) from e
         raise
 
 
@@ -88,8 +103,10 @@ def save_replication(outdir: Path, result: SimulationResult) -> None:
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)
-    except BaseException:
+    except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(e, OSError):
+            raise _named(e, final) from e
         raise
 
 
@@ -101,8 +118,62 @@ def finished_replications(outdir: Path) -> list[int]:
     return sorted(int(p.name[4:]) for p in parts.glob("rep-*") if p.is_dir())
 
 
+def verify_replications(outdir: Path) -> list[tuple[Path, str]]:
+    """Remove replication parts that cannot be read, so a resumed run redoes them.
+
+    Checks every part file's Parquet footer (a truncated file has none).  Returns the
+    unreadable files with the reason.
+    """
+    import pyarrow.parquet as pq
+
+    broken: list[tuple[Path, str]] = []
+    for r in finished_replications(outdir):
+        folder = outdir / "replications" / f"rep-{r:04d}"
+        for name in PART_FRAMES:
+            part = folder / f"{name}.parquet"
+            try:
+                pq.read_metadata(part)
+            except Exception as e:  # pyarrow raises OSError or ArrowInvalid variants
+                broken.append((part, _reason(e)))
+                shutil.rmtree(folder)
+                break
+    return broken
+
+
+def _reason(e: BaseException) -> str:
+    text = " ".join(str(e).split()) or type(e).__name__
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def run_version(outdir: Path) -> str | None:
+    """The package version that wrote the run in ``outdir`` (``None`` if unknown)."""
+    manifest = outdir / "manifest.json"
+    if manifest.exists():
+        try:
+            version = json.loads(manifest.read_text(encoding="utf-8")).get("sim_version")
+        except (ValueError, AttributeError):
+            version = None
+        if isinstance(version, str):
+            return version
+    resolved = outdir / "scenario.resolved.yaml"
+    if resolved.exists():
+        first = resolved.read_text(encoding="utf-8").split("\n", 1)[0]
+        prefix = "# Resolved scenario written by sim "
+        if first.startswith(prefix):
+            return first[len(prefix):].split(" ", 1)[0]
+    return None
+
+
 def load_replications(outdir: Path, scenario: Scenario, seed: int) -> ExperimentResult:
-    """Rebuild an :class:`ExperimentResult` from the parts saved in ``outdir``."""
+    """Rebuild an :class:`ExperimentResult` from the parts saved in ``outdir``.
+
+    Raises
+    ------
+    FileNotFoundError
+        When no replication has finished.
+    PartError
+        When a part cannot be read (the message names it and says what to do).
+    """
     reps = finished_replications(outdir)
     if not reps:
         raise FileNotFoundError(f"{outdir}: no finished replications")
@@ -110,7 +181,12 @@ def load_replications(outdir: Path, scenario: Scenario, seed: int) -> Experiment
     for r in reps:
         for name in PART_FRAMES:
             part = outdir / "replications" / f"rep-{r:04d}" / f"{name}.parquet"
-            frames[name].append(pd.read_parquet(part))
+            try:
+                frames[name].append(pd.read_parquet(part))
+            except Exception as e:  # pyarrow raises OSError or ArrowInvalid variants
+                raise PartError(f"{part}: unreadable ({_reason(e)}); delete "
+                                f"{part.parent} and rerun with --resume to recompute it"
+                                ) from None
     combined = {n: pd.concat(frames[n], ignore_index=True) for n in PART_FRAMES}
     return ExperimentResult(
         scenario, seed, combined["requests"], combined["pools"], combined["load"],

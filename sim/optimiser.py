@@ -20,9 +20,14 @@ replication seeds, so comparisons are paired.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import math
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,9 +35,11 @@ import pandas as pd
 from scipy import stats
 
 from sim.analytic import shift_estimate
-from sim.config import Scenario
+from sim.config import Scenario, resolved_dict
 from sim.executors import Executor, make_executor
+from sim.io import atomic_write_frame, atomic_write_text
 from sim.levers import _child, apply
+from sim.rundir import check_version, clean_temporary, lock_outdir
 from sim.sweeps import Point, run_points, staffing_cost_per_week
 
 CONFIRM_SEED_OFFSET = 1_000_003
@@ -136,6 +143,221 @@ def analytic_start(scenario: Scenario, levers: Mapping[str, Sequence[int]],
     return tuple(start)
 
 
+class EvaluationStore:
+    """An optimisation's checkpoints in ``outdir``: every evaluated point, saved at once.
+
+    ``optimize.json`` names the problem (a hash of scenario, levers, targets and settings)
+    and the package version; ``evaluations/s<seed>/<values>.parquet`` holds the per
+    replication compliance of one staffing point at one root seed (written atomically), so
+    a resumed search reads instead of simulating and reaches the same answer.  The folder
+    is locked while the store is open.
+    """
+
+    def __init__(self, outdir: Path, problem: dict[str, Any]) -> None:
+        self.outdir = outdir
+        self.key = hashlib.sha256(json.dumps(problem, sort_keys=True, default=str)
+                                  .encode()).hexdigest()[:16]
+        self._lock = contextlib.ExitStack()
+
+    def open(self, resume: bool) -> None:
+        """Lock the folder and check it holds this problem (or none)."""
+        from sim import __version__
+
+        self._lock.enter_context(lock_outdir(self.outdir))
+        try:
+            clean_temporary(self.outdir)
+            manifest = self.outdir / "optimize.json"
+            if manifest.exists():
+                if not resume:
+                    raise FileExistsError(f"{self.outdir}: already holds an optimisation; "
+                                          "use --resume or another -o")
+                old = json.loads(manifest.read_text())
+                if old.get("key") != self.key:
+                    raise ValueError(f"{self.outdir}: holds a different optimisation "
+                                     "(scenario, levers, targets or settings changed); use "
+                                     "another -o")
+                check_version(self.outdir, old.get("sim_version"), __version__)
+            atomic_write_text(manifest, json.dumps(
+                {"key": self.key, "sim_version": __version__}, indent=2) + "\n")
+        except BaseException:
+            self.close()
+            raise
+
+    def _file(self, values: tuple[int, ...], seed: int) -> Path:
+        return self.outdir / "evaluations" / f"s{seed}" / (
+            "-".join(str(v) for v in values) + ".parquet")
+
+    def load(self, values: tuple[int, ...], seed: int) -> pd.DataFrame | None:
+        """The saved tidy table of a point, or ``None`` (missing or unreadable)."""
+        f = self._file(values, seed)
+        if not f.exists():
+            return None
+        try:
+            return pd.read_parquet(f)
+        except Exception as e:  # pyarrow raises OSError or ArrowInvalid variants
+            warnings.warn(f"{f} is unreadable ({' '.join(str(e).split())[:120]}); "
+                          "evaluating that point again", RuntimeWarning, stacklevel=2)
+            f.unlink()
+            return None
+
+    def save(self, values: tuple[int, ...], seed: int, tidy: pd.DataFrame) -> None:
+        atomic_write_frame(self._file(values, seed), tidy)
+
+    def close(self) -> None:
+        self._lock.close()
+
+
+@dataclass
+class _Problem:
+    """What is being optimised: base scenario, levers and their ranges, targets."""
+
+    scenario: Scenario
+    names: list[str]
+    ranges: dict[str, list[int]]
+    targets: Mapping[str, float]
+    confidence: float
+    replications: int
+    by_type: bool
+
+    @property
+    def lo(self) -> tuple[int, ...]:
+        return tuple(r[0] for r in self.ranges.values())
+
+    @property
+    def hi(self) -> tuple[int, ...]:
+        return tuple(r[-1] for r in self.ranges.values())
+
+    def staffing(self, x: tuple[int, ...]) -> dict[str, int]:
+        return dict(zip(self.names, x, strict=True))
+
+    def judge(self, x: tuple[int, ...], tidy: pd.DataFrame, scenario: Scenario,
+              phase: str) -> Evaluation:
+        """Lower bounds, feasibility and shortfall of one simulated point."""
+        lcb = lower_bounds(tidy, self.targets, self.confidence, self.by_type)
+        shortfall = float(np.clip(-lcb["margin"], 0, None).sum())
+        return Evaluation(x, staffing_cost_per_week(scenario), bool((lcb["margin"] >= 0).all()),
+                          shortfall, lcb, self.replications, phase)
+
+
+class _Search:
+    """Search state: evaluations so far, points known infeasible, the result so far."""
+
+    def __init__(self, problem: _Problem, seed: int, executor: Executor,
+                 store: EvaluationStore | None, say: Callable[[str], None],
+                 start: tuple[int, ...]) -> None:
+        self.p, self.seed, self.executor, self.store, self.say = (
+            problem, seed, executor, store, say)
+        self.cache: dict[tuple[int, ...], Evaluation] = {}
+        self.infeasible: list[tuple[int, ...]] = []
+        self.result = OptimizeResult(problem.names, None, None, start=start)
+
+    def _tidies(self, xs: list[tuple[int, ...]], seed: int) -> list[tuple[pd.DataFrame,
+                                                                            Scenario]]:
+        """Per-replication compliance of each point: from the store, else simulated."""
+        p = self.p
+        scenarios = [apply(p.scenario, p.staffing(x), "--levers") for x in xs]
+        saved = [self.store.load(x, seed) if self.store else None for x in xs]
+        runs = [Point(i, p.staffing(x), sc) for i, (x, sc, t) in
+                enumerate(zip(xs, scenarios, saved, strict=True)) if t is None]
+        if runs:
+            run_points(runs, seed, p.replications, self.executor)
+        fresh = iter(runs)
+        tidies = []
+        for x, t in zip(xs, saved, strict=True):
+            if t is None:
+                t = next(fresh).tidy()
+                if self.store:
+                    self.store.save(x, seed, t)
+            tidies.append(t)
+        self.result.replications_run += p.replications * len(xs)
+        return list(zip(tidies, scenarios, strict=True))
+
+    def evaluate(self, points: list[tuple[int, ...]], phase: str) -> list[Evaluation]:
+        """Evaluate (once) and record points with the search's seed."""
+        new = [x for x in dict.fromkeys(points) if x not in self.cache]
+        for x, (tidy, sc) in zip(new, self._tidies(new, self.seed), strict=True):
+            ev = self.p.judge(x, tidy, sc, phase)
+            self.cache[x] = ev
+            self.result.evaluations.append(ev)
+            if not ev.feasible:
+                self.infeasible.append(x)
+        return [self.cache[x] for x in points]
+
+    def confirm(self, x: tuple[int, ...]) -> Evaluation:
+        """Evaluate ``x`` with fresh replications (another root seed); not recorded."""
+        tidy, sc = self._tidies([x], self.seed + CONFIRM_SEED_OFFSET)[0]
+        return self.p.judge(x, tidy, sc, "confirm")
+
+    def known_infeasible(self, x: tuple[int, ...]) -> bool:
+        return any(all(a <= b for a, b in zip(x, z, strict=True)) for z in self.infeasible)
+
+    def ups(self, x: tuple[int, ...]) -> list[tuple[int, ...]]:
+        hi = self.p.hi
+        return [tuple(v + (j == i) for j, v in enumerate(x)) for i in range(len(x))
+                if x[i] < hi[i]]
+
+    def downs(self, x: tuple[int, ...]) -> list[tuple[int, ...]]:
+        lo = self.p.lo
+        return [tuple(v - (j == i) for j, v in enumerate(x)) for i in range(len(x))
+                if x[i] > lo[i]]
+
+    def climb(self, x: tuple[int, ...]) -> tuple[int, ...] | None:
+        """Add staff, best shortfall reduction per unit cost first, until feasible."""
+        ex = self.evaluate([x], "start" if not self.cache else "climb")[0]
+        while not ex.feasible:
+            ups = self.ups(x)
+            if not ups:
+                return None
+            evs = self.evaluate(ups, "climb")
+            gain = [(ex.shortfall - e.shortfall) / max(e.cost - ex.cost, 1e-9) for e in evs]
+            best = int(np.argmax(gain))
+            x, ex = ups[best], evs[best]
+            if ex.feasible:
+                break
+            self.say(f"climb to {self.p.staffing(x)}: shortfall {ex.shortfall:.3f}")
+        return x
+
+    def descend(self, x: tuple[int, ...]) -> tuple[int, ...]:
+        """Take the cheapest feasible one-step decrease while there is one."""
+        while True:
+            downs = [d for d in self.downs(x) if not self.known_infeasible(d)]
+            if not downs:
+                return x
+            evs = [e for e in self.evaluate(downs, "descend") if e.feasible]
+            if not evs:
+                return x
+            cheapest = min(evs, key=lambda e: (e.cost, -e.table["margin"].min()))
+            x = cheapest.values
+            self.say(f"descend to {self.p.staffing(x)}: cost {cheapest.cost:.0f}")
+
+    def run(self, x0: tuple[int, ...], rounds: int = 3) -> OptimizeResult:
+        """Climb, descend and confirm; after a failed confirmation, climb from there."""
+        result = self.result
+        self.say(f"analytic start {self.p.staffing(x0)}")
+        x: tuple[int, ...] | None = x0
+        for _ in range(rounds):
+            assert x is not None
+            x = self.climb(x)
+            if x is None:
+                self.say("no staffing within the lever ranges meets the targets")
+                return result
+            x = self.descend(x)
+            result.best = self.cache[x]
+            if result.first_choice is None:
+                result.first_choice = x
+            result.confirmation = self.confirm(x)
+            if result.confirmation.feasible:
+                self.say(f"confirmed {self.p.staffing(x)} with fresh replications")
+                break
+            self.say("confirmation with fresh replications failed; climbing from there")
+            self.infeasible.append(x)
+            ups = self.ups(x)
+            if not ups:
+                break
+            x = min(self.evaluate(ups, "climb"), key=lambda e: (not e.feasible, e.cost)).values
+        return result
+
+
 def optimize(
     scenario: Scenario,
     levers: Mapping[str, Sequence[int]],
@@ -148,6 +370,8 @@ def optimize(
     by_type: bool = True,
     start: Sequence[int] | None = None,
     progress: Callable[[str], None] | None = None,
+    outdir: str | Path | None = None,
+    resume: bool = False,
 ) -> OptimizeResult:
     """Find the cheapest staffing meeting ``targets`` with ``confidence``.
 
@@ -163,109 +387,41 @@ def optimize(
         Every community type must meet the targets (default) or only all together.
     start:
         Starting point; default the analytic Erlang C estimate.
+    outdir, resume:
+        Save every evaluation in ``outdir`` as it finishes (and ``frontier.csv`` at the
+        end); with ``resume``, read the evaluations an interrupted search saved there, so
+        it reaches the same answer without simulating them again.  The folder is locked
+        while the search runs.
+
+    ``replications_run`` counts the replications the search used, including any read
+    back from ``outdir``, so a resumed search reports what an uninterrupted one does.
     """
     seed = scenario.run.seed if seed is None else seed
-    names = list(levers)
-    for path in names:
+    for path in levers:
         _lever_bounds(scenario, path)
     ranges = {k: sorted(int(v) for v in vals) for k, vals in levers.items()}
-    lo = tuple(r[0] for r in ranges.values())
-    hi = tuple(r[-1] for r in ranges.values())
+    problem = _Problem(scenario, list(levers), ranges, targets, confidence, replications,
+                       by_type)
     x0 = tuple(start) if start is not None else analytic_start(scenario, ranges, targets)
-    result = OptimizeResult(names, None, None, start=x0)
-    cache: dict[tuple[int, ...], Evaluation] = {}
-    infeasible: list[tuple[int, ...]] = []
-    executor = make_executor(jobs, dask)
-
-    def say(msg: str) -> None:
-        if progress:
-            progress(msg)
-
-    def evaluate(points: list[tuple[int, ...]], phase: str, use_seed: int = seed,
-                 record: bool = True) -> list[Evaluation]:
-        new = [p for p in dict.fromkeys(points) if p not in cache or not record]
-        runs = [Point(i, dict(zip(names, p, strict=True)),
-                      apply(scenario, dict(zip(names, p, strict=True)), "--levers"))
-                for i, p in enumerate(new)]
-        if runs:
-            run_points(runs, use_seed, replications, executor)
-            result.replications_run += replications * len(runs)
-        out = {}
-        for p, pt in zip(new, runs, strict=True):
-            tidy = pt.tidy()
-            lcb = lower_bounds(tidy, targets, confidence, by_type)
-            shortfall = float(np.clip(-lcb["margin"], 0, None).sum())
-            ev = Evaluation(p, staffing_cost_per_week(pt.scenario), bool((lcb["margin"] >= 0)
-                            .all()), shortfall, lcb, replications, phase)
-            out[p] = ev
-            if record:
-                cache[p] = ev
-                result.evaluations.append(ev)
-                if not ev.feasible:
-                    infeasible.append(p)
-        return [out[p] if p in out else cache[p] for p in points]
-
-    def known_infeasible(p: tuple[int, ...]) -> bool:
-        return any(all(a <= b for a, b in zip(p, z, strict=True)) for z in infeasible)
-
-    def climb(x: tuple[int, ...]) -> tuple[int, ...] | None:
-        ex = evaluate([x], "start" if not cache else "climb")[0]
-        while not ex.feasible:
-            ups = [tuple(v + (j == i) for j, v in enumerate(x)) for i in range(len(x))
-                   if x[i] < hi[i]]
-            if not ups:
-                return None
-            evs = evaluate(ups, "climb")
-            gain = [(ex.shortfall - e.shortfall) / max(e.cost - ex.cost, 1e-9) for e in evs]
-            best = int(np.argmax(gain))
-            if evs[best].feasible:
-                x, ex = ups[best], evs[best]
-                break
-            x, ex = ups[best], evs[best]
-            say(f"climb to {dict(zip(names, x, strict=True))}: shortfall {ex.shortfall:.3f}")
-        return x
-
-    def descend(x: tuple[int, ...]) -> tuple[int, ...]:
-        while True:
-            downs = [tuple(v - (j == i) for j, v in enumerate(x)) for i in range(len(x))
-                     if x[i] > lo[i]]
-            downs = [d for d in downs if not known_infeasible(d)]
-            if not downs:
-                return x
-            evs = [e for e in evaluate(downs, "descend") if e.feasible]
-            if not evs:
-                return x
-            cheapest = min(evs, key=lambda e: (e.cost, -e.table["margin"].min()))
-            x = cheapest.values
-            say(f"descend to {dict(zip(names, x, strict=True))}: cost {cheapest.cost:.0f}")
-
+    store = None
+    if outdir is not None:
+        store = EvaluationStore(Path(outdir), {
+            "scenario": resolved_dict(scenario), "levers": ranges, "targets": dict(targets),
+            "confidence": confidence, "replications": replications, "seed": seed,
+            "by_type": by_type, "start": list(x0)})
+        store.open(resume)
+    say = progress or (lambda _msg: None)
     try:
-        say(f"analytic start {dict(zip(names, x0, strict=True))}")
-        x: tuple[int, ...] | None = x0
-        for _ in range(3):
-            assert x is not None
-            x = climb(x)
-            if x is None:
-                say("no staffing within the lever ranges meets the targets")
-                return result
-            x = descend(x)
-            result.best = cache[x]
-            if result.first_choice is None:
-                result.first_choice = x
-            conf = evaluate([x], "confirm", seed + CONFIRM_SEED_OFFSET, record=False)[0]
-            result.confirmation = conf
-            if conf.feasible:
-                say(f"confirmed {dict(zip(names, x, strict=True))} with fresh replications")
-                break
-            say("confirmation with fresh replications failed; climbing from there")
-            infeasible.append(x)
-            ups = [tuple(v + (j == i) for j, v in enumerate(x)) for i in range(len(x))
-                   if x[i] < hi[i]]
-            if not ups:
-                break
-            x = min(evaluate(ups, "climb"), key=lambda e: (not e.feasible, e.cost)).values
+        executor = make_executor(jobs, dask)
+        try:
+            result = _Search(problem, seed, executor, store, say, x0).run(x0)
+        finally:
+            executor.close()
+        if store is not None and result.evaluations:
+            atomic_write_frame(store.outdir / "frontier.csv", result.frontier())
     finally:
-        executor.close()
+        if store is not None:
+            store.close()
     return result
 
 

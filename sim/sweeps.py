@@ -15,9 +15,11 @@ index).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +34,7 @@ from sim.experiment import ExperimentResult, summarise
 from sim.io import atomic_write_frame, atomic_write_text
 from sim.levers import apply, grid
 from sim.model import simulate
+from sim.rundir import check_version, clean_temporary, lock_outdir
 from sim.staffing import scenario_weekly_cost
 
 
@@ -122,15 +125,6 @@ class SweepResult:
         return aggregate(self.tidy, keys).sort_values(keys).reset_index(drop=True)
 
 
-def _sweep_key(base: Scenario, levers: Mapping[str, Sequence[Any]], seed: int,
-               replications: int, target_halfwidth: float | None, max_reps: int) -> str:
-    blob = json.dumps({"scenario": resolved_dict(base), "levers": {k: list(v) for k, v in
-                       levers.items()}, "seed": seed, "replications": replications,
-                       "target_halfwidth": target_halfwidth, "max_replications": max_reps},
-                      sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
 def run_points(
     points: list[Point],
     seed: int,
@@ -178,6 +172,113 @@ def run_points(
                 on_point(p)
 
 
+class SweepStore:
+    """A sweep's checkpoints in ``outdir``: its key, finished points and final tables.
+
+    ``sweep.json`` names the sweep (a hash of scenario, levers, seed and replication
+    settings) and the package version; ``points/pNNNNN.parquet`` holds each finished
+    point.  The folder is locked while the store is open.
+    """
+
+    def __init__(self, outdir: Path, key: str, header: dict[str, Any]) -> None:
+        self.outdir, self.key, self.header = outdir, key, header
+        self._lock = contextlib.ExitStack()
+
+    @staticmethod
+    def key_of(base: Scenario, levers: Mapping[str, Sequence[Any]], seed: int,
+               replications: int, target_halfwidth: float | None, max_reps: int) -> str:
+        """A short hash of everything that decides a sweep's results."""
+        blob = json.dumps({"scenario": resolved_dict(base), "levers": {
+            k: list(v) for k, v in levers.items()}, "seed": seed, "replications": replications,
+            "target_halfwidth": target_halfwidth, "max_replications": max_reps},
+            sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def open(self, points: Sequence[Point], resume: bool) -> dict[int, pd.DataFrame]:
+        """Lock the folder, check it holds this sweep (or none); return finished points."""
+        from sim import __version__
+
+        self._lock.enter_context(lock_outdir(self.outdir))
+        try:
+            clean_temporary(self.outdir)
+            done = self._finished(points, resume, __version__)
+            atomic_write_text(self.outdir / "sweep.json", json.dumps(
+                {"key": self.key, "sim_version": __version__, **self.header},
+                indent=2, default=str) + "\n")
+        except BaseException:
+            self.close()
+            raise
+        return done
+
+    def _finished(self, points: Sequence[Point], resume: bool,
+                  version: str) -> dict[int, pd.DataFrame]:
+        manifest = self.outdir / "sweep.json"
+        done: dict[int, pd.DataFrame] = {}
+        if not manifest.exists():
+            return done
+        if not resume:
+            raise FileExistsError(f"{self.outdir}: already holds a sweep; use --resume or "
+                                  "another -o")
+        old = json.loads(manifest.read_text())
+        if old.get("key") != self.key:
+            raise ValueError(f"{self.outdir}: holds a different sweep (scenario, levers, seed "
+                             "or replications changed); use another -o")
+        check_version(self.outdir, old.get("sim_version"), version)
+        for p in points:
+            f = self.point_file(p)
+            if not f.exists():
+                continue
+            try:
+                done[p.index] = pd.read_parquet(f)
+            except Exception as e:  # pyarrow raises OSError or ArrowInvalid variants
+                warnings.warn(f"{f} is unreadable ({' '.join(str(e).split())[:120]}); "
+                              "running that point again", RuntimeWarning, stacklevel=2)
+                f.unlink()
+        return done
+
+    def point_file(self, p: Point) -> Path:
+        return self.outdir / "points" / f"{p.name}.parquet"
+
+    def save_point(self, p: Point, tidy: pd.DataFrame) -> None:
+        atomic_write_frame(self.point_file(p), tidy)
+
+    def write_tables(self, result: SweepResult) -> None:
+        """``sweep_tidy``, ``sweep_replications`` and ``sweep_summary`` (Parquet and CSV)."""
+        for name, df in (("sweep_tidy", result.tidy), ("sweep_replications",
+                         result.per_replication), ("sweep_summary", result.summary)):
+            atomic_write_frame(self.outdir / f"{name}.parquet", df)
+            atomic_write_frame(self.outdir / f"{name}.csv", df)
+
+    def close(self) -> None:
+        self._lock.close()
+
+
+@dataclass
+class _Tally:
+    """Counts points and replications as they finish, for the progress callback."""
+
+    progress: Callable[[str, int, int], None] | None
+    points_total: int
+    points: int
+    replications_planned: int
+    replications: int = 0
+
+    def start(self) -> None:
+        if self.progress:
+            self.progress("points", self.points, self.points_total)
+
+    def replication(self, p: Point, r: int) -> None:
+        self.replications += 1
+        if self.progress:
+            self.progress("replications", self.replications,
+                          max(self.replications_planned, self.replications))
+
+    def point(self) -> None:
+        self.points += 1
+        if self.progress:
+            self.progress("points", self.points, self.points_total)
+
+
 def sweep(
     scenario: Scenario,
     levers: Mapping[str, Sequence[Any]],
@@ -208,7 +309,8 @@ def sweep(
         (``"local"`` or ``"tcp://host:port"``).  Results do not depend on them.
     outdir, resume:
         Write each finished point at once; with ``resume``, skip points already written
-        by an earlier run of the same sweep.
+        by an earlier run of the same sweep.  The folder is locked while the sweep runs
+        (:class:`sim.rundir.OutdirError` if another process holds it).
     target_halfwidth, max_replications:
         Add replications per point until every compliance CI half-width is at most this.
     progress:
@@ -222,70 +324,41 @@ def sweep(
         ``.summary`` (mean and 95% CI per point).
     """
     seed = scenario.run.seed if seed is None else seed
-    combos = grid(levers)
-    points = [Point(i, c, apply(scenario, c)) for i, c in enumerate(combos)]
-    out = Path(outdir) if outdir is not None else None
+    points = [Point(i, c, apply(scenario, c)) for i, c in enumerate(grid(levers))]
+    store = None
     done: dict[int, pd.DataFrame] = {}
-    if out is not None:
-        key = _sweep_key(scenario, levers, seed, replications, target_halfwidth,
-                         max_replications)
-        manifest = out / "sweep.json"
-        if manifest.exists() and not resume:
-            raise FileExistsError(f"{out}: already holds a sweep; use --resume or another -o")
-        if manifest.exists():
-            old = json.loads(manifest.read_text())
-            if old.get("key") != key:
-                raise ValueError(f"{out}: holds a different sweep (scenario, levers, seed or "
-                                 "replications changed); use another -o")
-            for p in points:
-                f = out / "points" / f"{p.name}.parquet"
-                if f.exists():
-                    done[p.index] = pd.read_parquet(f)
-        out.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(manifest, json.dumps(
-            {"key": key, "seed": seed, "replications": replications,
-             "levers": {k: list(v) for k, v in levers.items()}, "points": len(points)},
-            indent=2, default=str) + "\n")
-    todo = [p for p in points if p.index not in done]
-    total_reps = replications * len(todo)
-    counter = {"points": len(done), "replications": 0}
-    if progress:
-        progress("points", counter["points"], len(points))
+    if outdir is not None:
+        store = SweepStore(Path(outdir), SweepStore.key_of(
+            scenario, levers, seed, replications, target_halfwidth, max_replications),
+            {"seed": seed, "replications": replications,
+             "levers": {k: list(v) for k, v in levers.items()}, "points": len(points)})
+        done = store.open(points, resume)
+    try:
+        todo = [p for p in points if p.index not in done]
+        tally = _Tally(progress, len(points), len(done), replications * len(todo))
+        tally.start()
 
-    def on_rep(p: Point, r: int) -> None:
-        counter["replications"] += 1
-        if progress:
-            progress("replications", counter["replications"],
-                     max(total_reps, counter["replications"]))
+        def on_point(p: Point) -> None:
+            done[p.index] = p.tidy()
+            if store is not None:
+                store.save_point(p, done[p.index])
+            tally.point()
 
-    def on_point(p: Point) -> None:
-        df = p.tidy()
-        done[p.index] = df
-        if out is not None:
-            atomic_write_frame(out / "points" / f"{p.name}.parquet", df)
-        counter["points"] += 1
-        if progress:
-            progress("points", counter["points"], len(points))
-
-    if todo:
-        executor = make_executor(jobs, dask)
-        try:
-            run_points(todo, seed, replications, executor, target_halfwidth,
-                       max_replications, on_point, on_rep)
-        finally:
-            executor.close()
-    tidy = pd.concat([done[i] for i in sorted(done)], ignore_index=True)
-    result = SweepResult(list(levers), tidy, counter["replications"])
-    if out is not None:
-        atomic_write_frame(out / "sweep_tidy.parquet", tidy)
-        atomic_write_frame(out / "sweep_tidy.csv", tidy)
-        wide = result.per_replication
-        atomic_write_frame(out / "sweep_replications.parquet", wide)
-        atomic_write_frame(out / "sweep_replications.csv", wide)
-        summary = result.summary
-        atomic_write_frame(out / "sweep_summary.parquet", summary)
-        atomic_write_frame(out / "sweep_summary.csv", summary)
+        if todo:
+            executor = make_executor(jobs, dask)
+            try:
+                run_points(todo, seed, replications, executor, target_halfwidth,
+                           max_replications, on_point, tally.replication)
+            finally:
+                executor.close()
+        tidy = pd.concat([done[i] for i in sorted(done)], ignore_index=True)
+        result = SweepResult(list(levers), tidy, tally.replications)
+        if store is not None:
+            store.write_tables(result)
+    finally:
+        if store is not None:
+            store.close()
     return result
 
 
-__all__ = ["SweepResult", "aggregate", "replication_summary", "sweep"]
+__all__ = ["SweepResult", "SweepStore", "aggregate", "replication_summary", "sweep"]

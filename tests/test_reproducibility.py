@@ -44,6 +44,14 @@ def test_parallel_replications_equal_serial(scenario: sim.Scenario) -> None:
     pd.testing.assert_frame_equal(one.compliance_tables(), two.compliance_tables())
 
 
+def test_replications_on_dask_equal_serial(scenario: sim.Scenario) -> None:
+    """``sim run --dask`` goes through the same executors as sweeps."""
+    pytest.importorskip("distributed")
+    one = replicate(scenario, replications=3, jobs=1)
+    dask = replicate(scenario, replications=3, jobs=2, dask="local")
+    pd.testing.assert_frame_equal(one.requests, dask.requests)
+
+
 def _cli_run(outdir: Path, jobs: int) -> None:
     subprocess.run(
         [sys.executable, "-m", "sim", "run", str(QUANXUELI), "-o", str(outdir),

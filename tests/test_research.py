@@ -193,7 +193,10 @@ def test_paired_interval_is_narrower_than_unpaired(small: sim.Scenario) -> None:
     # unpaired: the two means' own half-widths combined
     a = sim.replicate(small, 8).compliance()
     b = sim.replicate(alt, 8).compliance()
-    hw = lambda t: float(t.loc[t["stage"] == "onsite", "halfwidth"].iloc[0])  # noqa: E731
+
+    def hw(t: pd.DataFrame) -> float:
+        return float(t.loc[t["stage"] == "onsite", "halfwidth"].iloc[0])
+
     assert row["halfwidth"] < np.hypot(hw(a), hw(b))
 
 

@@ -1,0 +1,134 @@
+"""What every ``sim`` command shares: consoles, one-line errors, loading, progress, folders.
+
+User text (scenario names, paths, values) is always printed literally: both consoles have
+markup off, and the few styled words go through :class:`rich.text.Text`, so a scenario
+named ``[/bold]`` cannot crash a command and ``[link=...]`` never becomes a hyperlink.
+
+Exit codes: 0 success; 1 ``sim optimize`` found no (confirmed) staffing; 2 bad input, bad
+usage or an output folder that cannot be used (locked, another run, another version);
+3 an output could not be written (read-only folder, disk full: finished work is kept, so
+rerun with ``--resume`` once fixed); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
+
+from sim.config import Scenario, ScenarioError, load_scenario
+from sim.rundir import OutdirError, clean_temporary, lock_outdir
+
+EXIT_USAGE = 2
+EXIT_WRITE = 3
+EXIT_INTERRUPTED = 130
+
+# wide enough for the summary table when output goes to a file or pipe
+out = Console(width=None if sys.stdout.isatty() else 120, markup=False, emoji=False,
+              highlight=False)
+err = Console(stderr=True, markup=False, emoji=False, highlight=False)
+
+JOBS_HELP = "local worker processes (default: one per core); results do not depend on it"
+DASK_HELP = "run on Dask: 'local' starts a LocalCluster, or give a scheduler tcp://HOST:PORT"
+Jobs = Annotated[int | None, typer.Option("--jobs", "-j", min=1, help=JOBS_HELP)]
+Dask = Annotated[str | None, typer.Option("--dask", help=DASK_HELP)]
+Seed = Annotated[int | None, typer.Option("--seed", min=0, help="default: the scenario's")]
+
+
+def say(label: str, message: str, style: str = "yellow") -> None:
+    """``label: message`` on stderr, the label styled and the message literal."""
+    err.print(Text.assemble((f"{label}:", style), " ", message), soft_wrap=True)
+
+
+def show_warning(message: Warning | str, category: type[Warning], filename: str,
+                 lineno: int, file: Any = None, line: str | None = None) -> None:
+    """``warnings.showwarning`` for the command line: ``warning: message``, one line."""
+    say("warning", " ".join(str(message).split()))
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
+    """Print ``error: message`` (literal; each line of a multi-line message is its own
+    ``error:`` line) and return the exit to raise."""
+    for line in message.splitlines() or [""]:
+        say("error", line, "bold red")
+    return typer.Exit(code)
+
+
+def load(path: Path) -> Scenario:
+    """Load a scenario or exit 2 with the loader's one-line message."""
+    try:
+        return load_scenario(path)
+    except ScenarioError as e:
+        raise fail(str(e)) from None
+
+
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT,
+                 errno.EFBIG, errno.EIO, errno.ENOTDIR, errno.EISDIR, errno.EEXIST}
+
+
+def write_failure(e: OSError, where: Path, resumable: bool) -> typer.Exit:
+    """One line for an output that could not be written; exit code 3."""
+    what = e.strerror or str(e)
+    name = e.filename if e.filename else where
+    hint = ("finished work is kept; fix it and rerun with --resume" if resumable
+            else "fix it and rerun")
+    return fail(f"cannot write {name}: {what}; {hint}", EXIT_WRITE)
+
+
+@contextlib.contextmanager
+def writing(where: Path, resumable: bool = False) -> Iterator[None]:
+    """Turn an operating-system write error inside the block into one ``error:`` line."""
+    try:
+        yield
+    except OSError as e:
+        if e.errno not in _WRITE_ERRNOS:  # not a write failure (or one raised by us)
+            raise
+        raise write_failure(e, where, resumable) from None
+
+
+@contextlib.contextmanager
+def output_folder(outdir: Path, resumable: bool = True) -> Iterator[None]:
+    """Lock ``outdir`` for the block and clear what killed runs left; one-line errors."""
+    with writing(outdir, resumable), contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(lock_outdir(outdir))
+        except OutdirError as e:
+            raise fail(str(e)) from None
+        clean_temporary(outdir)
+        yield
+
+
+def bar(*, transient: bool = False) -> Progress:
+    """A progress bar on stderr; task descriptions are shown literally."""
+    return Progress(TextColumn("{task.description}", markup=False, style="bold"), BarColumn(),
+                    MofNCompleteColumn(), TimeElapsedColumn(), console=err,
+                    transient=transient,
+                    disable=not err.is_terminal and "CI" in os.environ)
+
+
+@contextlib.contextmanager
+def progress(what: tuple[str, ...]) -> Iterator[Callable[[str, int, int], None]]:
+    """``update(kind, done, total)`` for a bar per kind, drawn once work starts."""
+    p = bar()
+    tasks: dict[str, Any] = {}
+
+    def update(kind: str, done: int, total: int) -> None:
+        if not tasks:  # start drawing only once work starts (errors come first)
+            p.start()
+            tasks.update({k: p.add_task(k, total=None) for k in what})
+        p.update(tasks[kind], completed=done, total=total)
+
+    try:
+        yield update
+    finally:
+        if tasks:
+            p.stop()

@@ -41,8 +41,13 @@ def audit_cmd(
 ) -> None:
     """Measure the 2341 compliance of what really happened in a work-order log."""
     from sim.calibrate.audit import audit_log, headline, load_rules, manifest_for, write_audit
-    from sim.calibrate.logs import LogError, builtin_mapping, cleaning_summary, load_mapping, \
-        read_log
+    from sim.calibrate.logs import (
+        LogError,
+        builtin_mapping,
+        cleaning_summary,
+        load_mapping,
+        read_log,
+    )
 
     if (mapping is None) == (fmt is None):
         raise _fail("give exactly one of --map MAP.yaml or --format NAME")
@@ -64,12 +69,12 @@ def audit_cmd(
                                      zip(summary["what"], summary["rows"], strict=True)),
               markup=False, highlight=False)
     out.print(f"Window {clean.start} .. {clean.end}", markup=False)
-    for row in headline(audits).itertuples():
-        ci = "" if row.ci_low != row.ci_low else \
-            f" ({100 * row.ci_low:.1f}-{100 * row.ci_high:.1f})"
-        out.print(f"  {row.clock:<10} {row.rule:<10} {row.stage:<7} {100 * row.mean:5.1f}%{ci}"
-                  f"  of {row.requests:,} decided, {row.unknown:,} unknown", markup=False,
-                  highlight=False)
+    for row in headline(audits).to_dict("records"):
+        ci = "" if row["ci_low"] != row["ci_low"] else \
+            f" ({100 * row['ci_low']:.1f}-{100 * row['ci_high']:.1f})"
+        out.print(f"  {row['clock']:<10} {row['rule']:<10} {row['stage']:<7} "
+                  f"{100 * row['mean']:5.1f}%{ci}  of {row['requests']:,} decided, "
+                  f"{row['unknown']:,} unknown", markup=False, highlight=False)
     if audits[0].not_in_log:
         out.print("Not in the log (not measured): " + ", ".join(audits[0].not_in_log),
                   markup=False)

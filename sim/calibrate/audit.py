@@ -214,7 +214,7 @@ def _context(log: CleanLog, rules: AuditRules, origin: pd.Timestamp, horizon_min
         "description": "Context of an audit of a real log (rules, calendar, window); "
                        "not a model of it.",
         "run": {"horizon_days": max(horizon_min, 1.0) / 1440.0, "warmup_days": 0.0,
-                "replications": 1, "start_weekday": WEEKDAYS[origin.dayofweek],
+                "replications": 1, "start_weekday": WEEKDAYS[origin.day_of_week],
                 "start_hour": origin.hour},
         "sla": [r.model_dump() for r in sla],
         "business_hours": rules.business_hours.model_dump(),
@@ -255,8 +255,8 @@ def audit(log: CleanLog, rules: AuditRules | None = None, clock: str = "created"
     origin = pd.Timestamp(start.min()).floor("h")
     horizon = float((log.end - origin).total_seconds() / 60.0)
     measured = _measurable(log)
-    with_site = r.loc[r["onsite"].notna(), "category"] if "onsite" in measured else []
-    scenario = _context(log, rules, origin, horizon, measured, set(with_site))
+    with_site = set(r.loc[r["onsite"].notna(), "category"]) if "onsite" in measured else set()
+    scenario = _context(log, rules, origin, horizon, measured, with_site)
     created_min = _minutes(start, origin)
     axis = WeekAxis.from_run(scenario.run)
     stage_min = {s.column: (_minutes(r[STAGE_SOURCES[s.name]], origin)

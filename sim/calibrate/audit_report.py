@@ -42,9 +42,10 @@ def _target(audit: Audit, rule: str, stage: str) -> str:
 
 def _headline(audit: Audit, table: pd.DataFrame) -> str:
     t = table[(table["by"] == "all") & (table["clock"] == audit.clock)]
-    rows = [[esc(r.rule), esc(_label(r.stage)), esc(_target(audit, r.rule, r.stage)),
-             esc(_pct(r.mean, r.ci_low, r.ci_high)), f"{int(r.requests):,}",
-             f"{int(r.unknown):,}"] for r in t.itertuples()]
+    rows = [[esc(r["rule"]), esc(_label(str(r["stage"]))),
+             esc(_target(audit, str(r["rule"]), str(r["stage"]))),
+             esc(_pct(r["mean"], r["ci_low"], r["ci_high"])), f"{int(r['requests']):,}",
+             f"{int(r['unknown']):,}"] for r in t.to_dict("records")]
     head = ["rule", "stage", "target", "share met (95% CI)", "decided", "unknown (open)"]
     missing = ", ".join(_label(s) for s in audit.not_in_log) or "none"
     note = (f'<p class="note">Not in the log (no timestamps, so not measured — not '
@@ -61,10 +62,9 @@ def _breakdown(audit: Audit, table: pd.DataFrame, by: str) -> str:
     wide = t.pivot_table(index="group", columns=["rule", "stage"], values="mean",
                          aggfunc="first")
     size = t.groupby("group")["requests"].max()
-    order = size.sort_values(ascending=False).index[:TOP_GROUPS]
-    if by == "hour":
-        order = sorted(size.index, key=lambda g: int(g))
-    cols = list(wide.columns)
+    order = (sorted(size.index, key=int) if by == "hour"
+             else list(size.sort_values(ascending=False).index[:TOP_GROUPS]))
+    cols = [(str(c[0]), str(c[1])) for c in wide.columns]
     head = [esc(by), "requests", *(esc(f"{r}: {_label(s)}") for r, s in cols)]
     rows = [[esc(g), f"{int(size[g]):,}",
              *("n/a" if pd.isna(wide.loc[g, c]) else f"{100 * wide.loc[g, c]:.1f}%"

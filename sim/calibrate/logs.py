@@ -190,7 +190,8 @@ def _nearest(word: str, choices: list[str] | tuple[str, ...]) -> str:
 
 
 def _mapping_problem(source: str, err: ValidationError) -> str:
-    e = err.errors()[0]
+    # a typo shows as an unknown key *and* a missing one: name the typo
+    e = min(err.errors(), key=lambda x: x["type"] != "extra_forbidden")
     loc = tuple(e["loc"])
     where = ".".join(str(p) for p in loc) or "(top level)"
     if e["type"] == "extra_forbidden":
@@ -481,14 +482,17 @@ def _to_local(stored: pd.Series, mapping: LogMapping) -> pd.Series:
     if mapping.stored_clock == "local" or mapping.timezone is None:
         return stored
     if mapping.stored_clock == "utc":
-        return stored.dt.tz_localize("UTC").dt.tz_convert(mapping.timezone).dt.tz_localize(None)
+        aware_utc = stored.dt.tz_localize("UTC").dt.tz_convert(mapping.timezone)
+        local: pd.Series = aware_utc.dt.tz_localize(None)
+        return local
     aware = stored.dt.tz_localize(mapping.timezone, ambiguous="NaT",
                                   nonexistent="shift_forward")
     # an ambiguous hour (the autumn change) is read as standard time
     fixed = aware.dt.tz_convert("UTC").dt.tz_localize(None)
     std = stored.dt.tz_localize(mapping.timezone, ambiguous=np.zeros(len(stored), dtype=bool),
                                 nonexistent="shift_forward")
-    return fixed.fillna(std.dt.tz_convert("UTC").dt.tz_localize(None))
+    out: pd.Series = fixed.fillna(std.dt.tz_convert("UTC").dt.tz_localize(None))
+    return out
 
 
 def _labels(values: pd.Series | None, n: int, mapped: dict[str, str], default: str,

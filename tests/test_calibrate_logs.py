@@ -67,6 +67,9 @@ def test_baltimore_rows_add_up_and_match_the_raw_file(baltimore) -> None:  # typ
     # every "Internal" row is dropped as staff-raised, and only those
     internal = set(np.flatnonzero(raw["MethodReceived"] == "Internal"))
     assert set(log.dropped.loc[log.dropped["reason"] == "staff-raised", "row"]) == internal
+    marked = set(np.flatnonzero(raw["SRStatus"].str.contains("(Duplicate)", regex=False)))
+    assert set(log.dropped.loc[log.dropped["reason"] == "duplicate", "row"]) == (
+        marked - internal)
     # open = no close date, among the rows kept
     assert log.requests["open"].sum() == raw.loc[log.requests.index, "CloseDate"].isna().sum()
     assert list(log.requests.columns) == list(REQUEST_COLUMNS)
@@ -145,6 +148,19 @@ def test_every_reason_on_a_hand_made_log(tmp_path: Path) -> None:
     assert summary["of which open (censored)"] == 1
 
 
+def test_duplicates_by_status_and_by_id(tmp_path: Path) -> None:
+    rows = [{**row("2024-03-04 08:00", "2024-03-04 09:00"), "Status": s, "Id": i}
+            for s, i in [("Closed", "a"), ("Closed (Duplicate)", "b"), ("Closed", "a"),
+                         ("Closed", "c")]]
+    path = write_csv(tmp_path / "log.csv", rows)
+    columns = {**BASIC["columns"], "status": "Status", "id": "Id"}
+    log = read_log(path, mapping_from_dict({**BASIC, "columns": columns,
+                                            "duplicate_statuses": ["Closed (Duplicate)"]}))
+    assert dict(zip(log.dropped["row"], log.dropped["reason"], strict=True)) == {
+        1: "duplicate", 2: "duplicate"}
+    assert list(log.requests.index) == [0, 3]
+
+
 def test_time_zone_rules(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "log.csv", [row("2024-01-15 03:00", "2024-01-15 04:00"),
                                             row("2024-07-15 03:00", "2024-07-15 04:00")])
@@ -168,6 +184,10 @@ def test_date_format_inferred_from_a_sample(tmp_path: Path) -> None:
     assert list(log.requests["created"]) == [pd.Timestamp("2024-03-05 08:15"),
                                              pd.Timestamp("2024-03-25 18:15")]
     assert log.formats == {"created": "%Y/%m/%d %H:%M", "closed": "%Y/%m/%d %H:%M"}
+    # a sample both month-first and day-first can read is read month-first (documented)
+    path = write_csv(tmp_path / "c.csv", [row("03/04/2024 10:00", "03/05/2024 09:00")])
+    assert read_log(path, mapping_from_dict(cols)).requests["created"].iloc[0] == (
+        pd.Timestamp("2024-03-04 10:00"))
     path = write_csv(tmp_path / "b.csv", [row("2024年3月5日 08:15:00", "2024年3月5日 09:00:00")])
     assert read_log(path, mapping_from_dict(cols)).requests["created"].iloc[0] == (
         pd.Timestamp("2024-03-05 08:15"))

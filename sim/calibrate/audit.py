@@ -126,7 +126,6 @@ class Audit:
         if self.due is not None:
             parts += [_due_table(exp.requests, self.due, by) for by in breakdowns]
         table = pd.concat(parts, ignore_index=True)
-        table = table[~table["stage"].isin(self.not_in_log)]
         low, high = wilson(table["mean"].to_numpy(float), table["requests"].to_numpy(float))
         table["ci_low"], table["ci_high"] = low, high
         table["halfwidth"] = (high - low) / 2

@@ -149,9 +149,9 @@ def test_every_reason_on_a_hand_made_log(tmp_path: Path) -> None:
 
 
 def test_duplicates_by_status_and_by_id(tmp_path: Path) -> None:
-    rows = [{**row("2024-03-04 08:00", "2024-03-04 09:00"), "Status": s, "Id": i}
-            for s, i in [("Closed", "a"), ("Closed (Duplicate)", "b"), ("Closed", "a"),
-                         ("Closed", "c")]]
+    rows = [{**row("2024-03-04 08:00", f"2024-03-04 09:0{k}"), "Status": s, "Id": i}
+            for k, (s, i) in enumerate([("Closed", "a"), ("Closed (Duplicate)", "b"),
+                                        ("Closed", "a"), ("Closed", "c")])]
     path = write_csv(tmp_path / "log.csv", rows)
     columns = {**BASIC["columns"], "status": "Status", "id": "Id"}
     log = read_log(path, mapping_from_dict({**BASIC, "columns": columns,
@@ -159,6 +159,17 @@ def test_duplicates_by_status_and_by_id(tmp_path: Path) -> None:
     assert dict(zip(log.dropped["row"], log.dropped["reason"], strict=True)) == {
         1: "duplicate", 2: "duplicate"}
     assert list(log.requests.index) == [0, 3]
+
+
+def test_a_stage_before_created_drops_the_row(tmp_path: Path) -> None:
+    rows = [{**row("2024-03-04 08:00", "2024-03-04 09:00"), "Response": r}
+            for r in ("2024-03-04 08:05", "2024-03-04 07:55", "")]
+    path = write_csv(tmp_path / "log.csv", rows)
+    log = read_log(path, mapping_from_dict(
+        {**BASIC, "columns": {**BASIC["columns"], "first_response": "Response"}}))
+    assert list(log.dropped["reason"]) == ["stage before created"]
+    assert list(log.dropped["row"]) == [1]
+    assert log.requests["first_response"].isna().tolist() == [False, True]
 
 
 def test_time_zone_rules(tmp_path: Path) -> None:

@@ -49,7 +49,7 @@ def generate(path: Path, rows: int, seed: int = 1) -> None:
     took[rng.random(rows) < 0.002] = 0.0
     took[rng.random(rows) < 0.001] = 400 * 86400.0
     closed = pd.Series(created + pd.to_timedelta(took, unit="s"))
-    closed[rng.random(rows) < 0.02] = pd.NaT
+    closed = closed.mask(rng.random(rows) < 0.02)
     channels = np.array(["Phone", "API", "Mail", "Internal"])
     frame = pd.DataFrame({
         "SRRecordID": np.arange(rows),

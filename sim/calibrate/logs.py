@@ -419,7 +419,8 @@ def _read_csv_arrow(path: Path, cols: list[str], sep: str) -> pd.DataFrame:
         convert_options=pcsv.ConvertOptions(
             include_columns=cols, column_types={c: pa.string() for c in cols},
             null_values=[""], strings_can_be_null=True))
-    return table.to_pandas()
+    frame: pd.DataFrame = table.to_pandas()
+    return frame
 
 
 def _rows_text(rows: np.ndarray[Any, Any], kind: str) -> str:

@@ -201,7 +201,7 @@ def _context(log: CleanLog, rules: AuditRules, origin: pd.Timestamp, horizon_min
     the compliance code; the community and staff entries are there because a scenario
     must have them, and are not a model of the log.
     """
-    cats = sorted(set(log.requests["category"]))
+    cats = sorted(str(c) for c in log.requests["category"].unique())
     fixed = {"dist": "fixed", "value_min": 1.0}
     categories = {c: {"respond_time": fixed, "complex_prob": 0.0,
                       "onsite_by": ["technician"] if c in site_categories else [],
@@ -263,8 +263,10 @@ def audit(log: CleanLog, rules: AuditRules | None = None, clock: str = "created"
                  for s in STAGE_TABLE}
     requests = pd.DataFrame({
         "replication": np.zeros(len(r), dtype=np.int32),
-        "community": r["area"].to_numpy(), "category": r["category"].to_numpy(),
-        "category_raw": r["category_raw"].to_numpy(), "channel": r["channel"].to_numpy(),
+        # categoricals, as in simulated records: breakdowns group on their codes
+        **{col: r[src].astype("category").array
+           for col, src in (("community", "area"), ("category", "category"),
+                            ("category_raw", "category_raw"), ("channel", "channel"))},
         "complex": np.zeros(len(r), dtype=bool),
         "raised_min": _minutes(r["created"], origin), "created_min": created_min,
         **stage_min,

@@ -81,13 +81,18 @@ def test_hand_log_audited_exactly(tmp_path: Path) -> None:
 
 
 def test_window_end_defaults_to_the_last_timestamp(tmp_path: Path) -> None:
-    log = hand_log(tmp_path, HAND[:4])  # last timestamp: 14:00 (request 1 closed)
-    log.end = log.requests[["created", "closed", "first_response", "onsite"]].max().max()
+    log = hand_log(tmp_path, HAND[:4], observed_until=None)  # last: 14:00, request 1 closed
     assert log.end == pd.Timestamp("2024-03-04 14:00")
     out = audit(log).experiment.outcomes()
     # request 3 (12:00, open): on-site deadline 12:30 passed; finish deadline 16:00 not yet
     assert out.loc[3, "onsite"] == 0
     assert np.isnan(out.loc[3, "finish"]) and out.loc[3, "finish_unknown"]
+
+
+def test_an_export_time_before_the_last_timestamp_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(LogError, match="observed_until 2024-03-04 12:00:00 is before the "
+                                       "last timestamp in the log"):
+        hand_log(tmp_path, observed_until="2024-03-04T12:00:00")
 
 
 def test_stages_without_timestamps_are_not_in_the_log(tmp_path: Path) -> None:

@@ -130,8 +130,8 @@ class LogMapping(_Strict):
         0.01, ge=0, le=1,
         description="above this share of unreadable dates in a column the log is refused")
     observed_until: datetime | None = Field(
-        None, description="end of the observation window (export time); null: last "
-        "timestamp in the log")
+        None, description="end of the observation window (export time, local clock); "
+        "null: the last timestamp in the log")
     note: str = ""
 
     @model_validator(mode="after")
@@ -622,13 +622,16 @@ def read_log(path: str | Path, mapping: LogMapping) -> CleanLog:
     }, index=kept)
     requests["open"] = requests["closed"].isna()
     start = requests["created"].min()
+    seen = [requests[c].max() for c in ("created", "closed", "first_response", "onsite")]
+    if "dispatched" in raw.columns:
+        seen.append(times["dispatched"].loc[kept].max())
+    end = max(t for t in seen if not pd.isna(t))
     if mapping.observed_until is not None:
-        end = pd.Timestamp(mapping.observed_until)
-    else:
-        seen = [requests[c].max() for c in ("created", "closed", "first_response", "onsite")]
-        if "dispatched" in raw.columns:
-            seen.append(times["dispatched"].loc[kept].max())
-        end = max(t for t in seen if not pd.isna(t))
+        until = pd.Timestamp(mapping.observed_until)
+        if until < end:
+            raise LogError(f"{p}: observed_until {until} is before the last timestamp in the "
+                           f"log ({end}); give the export time on the local clock")
+        end = until
     dispatched = times["dispatched"].loc[kept] if "dispatched" in raw.columns else None
     return CleanLog(requests[list(REQUEST_COLUMNS)], dropped, str(p), mapping,
                     pd.Timestamp(start), pd.Timestamp(end), dispatched, formats)

@@ -190,6 +190,11 @@ def test_cli_writes_the_run_tables(tmp_path: Path) -> None:
     assert manifest["cleaning"]["kept"] == 6
     page = (out / "audit.html").read_text()
     assert "<script" not in page and "Not in the log" in page
+    again = tmp_path / "again"
+    CliRunner().invoke(app, ["audit", str(tmp_path / "log.csv"), "--map", str(mapping), "-o",
+                             str(again)])
+    for name in ("compliance.csv", "percentiles.csv", "manifest.json", "audit.html"):
+        assert (out / name).read_bytes() == (again / name).read_bytes(), name
     res = CliRunner().invoke(app, ["audit", str(tmp_path / "log.csv"), "-o", str(out)])
     assert res.exit_code == 2 and "exactly one of --map" in res.output
 

@@ -1,0 +1,1 @@
+"""Calibrate a scenario from a real work-order log, and check the model against it."""

@@ -241,7 +241,8 @@ def kaplan_meier(s: Sample) -> tuple[FloatArray, FloatArray]:
     at_risk = len(t) - np.arange(len(t))
     factors = np.where(d, 1.0 - 1.0 / at_risk, 1.0)
     surv = np.cumprod(factors)
-    return t[d], 1.0 - surv[d]
+    cdf: FloatArray = np.asarray(1.0 - surv[d], dtype=np.float64)
+    return t[d], cdf
 
 
 

@@ -28,16 +28,19 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import yaml
 
 from sim.calibrate.fit import POOLED, CalibrationFit, StageFit
 from sim.calibrate.profiles import Shares
 from sim.config import category_presets
 
-DEFAULT_RESPOND = {"dist": "exponential", "mean_min": 5.0}
+DEFAULT_RESPOND_MIN = 5.0
+DEFAULT_RESPOND: dict[str, object] = {"dist": "exponential", "mean_min": DEFAULT_RESPOND_MIN}
 """Desk handling time of a category with no preset (assumption: not in a log)."""
 TEMPLATE_UTILISATION = 0.8
 """The staff template carries the fitted load at about this utilisation."""
@@ -129,15 +132,17 @@ def load_staff(path: Path) -> list[dict[str, Any]]:
 
 
 def template_staff(fit: CalibrationFit) -> list[dict[str, Any]]:
-    """Round-the-clock zone pools sized to carry the fitted load at about
-    :data:`TEMPLATE_UTILISATION`: a starting point to replace with the real roster."""
-    per_day = sum(r.per_day for r in fit.rates)
+    """Round-the-clock zone pools sized to carry the fitted load of the busiest hour of
+    the busiest weekday at about :data:`TEMPLATE_UTILISATION`: a starting point to
+    replace with the real roster."""
+    peak = max(fit.pooled_hours.weights()) * max(fit.pooled_weekdays.weights())
+    per_day = sum(r.per_day for r in fit.rates) * peak
     work = 0.0
     for cat in fit.categories:
         f, _ = work_fit(fit, cat)
         share = fit.pooled_categories.as_dict().get(cat, 0.0)
         work += share * (f.best.mean_min if f else 60.0)
-    desk = max(1, math.ceil(per_day * DEFAULT_RESPOND["mean_min"] / 1440 / TEMPLATE_UTILISATION))
+    desk = max(1, math.ceil(per_day * DEFAULT_RESPOND_MIN / 1440 / TEMPLATE_UTILISATION))
     tech = max(1, math.ceil(per_day * work / 1440 / TEMPLATE_UTILISATION))
 
     def pool(name: str, kind: str, n: int) -> dict[str, Any]:
@@ -195,3 +200,73 @@ def scenario_yaml(fit: CalibrationFit, command: str, log_name: str,
                                "TEMPLATE (not from the log) -- edit before use"))
     head.append(yaml.safe_dump({"staff": pools}, sort_keys=False, allow_unicode=True).rstrip())
     return "\n".join(head) + "\n"
+
+
+SCENARIO_NAME = "scenario.yaml"
+FIT_NAME = "fit.csv"
+CHECK_NAME = "check.csv"
+
+
+@dataclass
+class Calibration:
+    """What :func:`write_calibration` produced."""
+
+    fit: CalibrationFit
+    scenario_path: Path
+    fit_path: Path
+    report_path: Path
+    check: pd.DataFrame | None = None
+    check_path: Path | None = None
+
+    @property
+    def failed(self) -> int:
+        """Compared quantities outside tolerance (0 without a check)."""
+        return 0 if self.check is None else int((~self.check["passed"]).sum())
+
+
+def write_calibration(
+    requests: pd.DataFrame,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    outdir: Path,
+    *,
+    source: str,
+    command: str,
+    dropped: pd.DataFrame | None = None,
+    staff: Path | None = None,
+    check: bool = False,
+    top_areas: int | None = None,
+    top_categories: int | None = None,
+    replications: int | None = None,
+) -> Calibration:
+    """Fit a cleaned log and write ``scenario.yaml``, ``fit.csv`` and ``fit_report.html``
+    (and, with ``check``, ``check.csv``) into ``outdir``.
+
+    Raises
+    ------
+    StaffFileError, ScenarioError
+        The staff file is unreadable, or the scenario it makes is invalid.
+    """
+    from sim.calibrate.fit import fit_log, fit_table
+    from sim.calibrate.report import write_fit_report
+    from sim.config import load_scenario
+
+    fit = fit_log(requests, start, end, top_areas, top_categories)
+    pools = load_staff(staff) if staff is not None else None
+    outdir.mkdir(parents=True, exist_ok=True)
+    sc_path = outdir / SCENARIO_NAME
+    sc_path.write_text(scenario_yaml(fit, command, source, pools,
+                                     str(staff) if staff is not None else None),
+                       encoding="utf-8")
+    scenario = load_scenario(sc_path)
+    fit_path = outdir / FIT_NAME
+    fit_table(fit).to_csv(fit_path, index=False, float_format="%.6g")
+    out = Calibration(fit, sc_path, fit_path, outdir / "fit_report.html")
+    if check:
+        from sim.calibrate.check import run_check
+
+        out.check = run_check(fit, requests, scenario, replications)
+        out.check_path = outdir / CHECK_NAME
+        out.check.to_csv(out.check_path, index=False, float_format="%.6g")
+    out.report_path = write_fit_report(outdir, fit, source, command, dropped, out.check)
+    return out

@@ -25,9 +25,9 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 def _read(log: Path, map_file: Path | None, fmt: str | None) -> Any:
     """The cleaned log (``CleanLog``), or a one-line error."""
-    logs = importlib.import_module("sim.calibrate.logs")
     if (map_file is None) == (fmt is None):
         raise _fail("give exactly one of --map MAP.yaml or --format NAME")
+    logs = importlib.import_module("sim.calibrate.logs")
     try:
         mapping = logs.load_mapping(map_file) if map_file else logs.builtin_mapping(fmt)
         return logs.read_log(log, mapping)

@@ -334,7 +334,7 @@ def fit_log(
     cats = top_labels(cat, None)
     created = requests["created"]
     hour = created.dt.hour.map(HOURS.__getitem__)
-    wday = created.dt.dayofweek.map(WEEKDAYS.__getitem__)
+    wday = created.dt.day_of_week.map(WEEKDAYS.__getitem__)
     channel = requests["channel"].astype(str)
     known = channel.isin(CHANNELS)
     expo = hour_of_week_exposure(start, end)

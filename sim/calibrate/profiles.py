@@ -8,8 +8,11 @@ are given a Dirichlet prior centred on the pooled shares ``p0`` with strength ``
 (pseudo-requests).  The posterior mean share is ``(n_k + alpha p0_k) / (N + alpha)``: a
 group with few requests is pulled towards the pooled profile, a large one keeps its own.
 ``alpha`` is chosen by empirical Bayes -- it maximises the Dirichlet-multinomial marginal
-likelihood of all groups' counts -- within ``[ALPHA_MIN, ALPHA_MAX]``.  Each share's
-interval is the central quantile of its Beta posterior marginal.
+likelihood of all groups' counts -- within ``[ALPHA_MIN, ALPHA_MAX]``.  For each group the
+centre ``p0`` is the shares of the *other* groups and the strength is capped at their
+number of requests (leave-one-out), so a group's data are not counted twice and its
+interval keeps the uncertainty of the pool.  Each share's interval is the central
+quantile of its Beta posterior marginal.
 """
 
 from __future__ import annotations
@@ -130,12 +133,12 @@ def hour_of_week_exposure(start: pd.Timestamp, end: pd.Timestamp) -> FloatArray:
     first = start.floor("h")
     edges = pd.date_range(first, end.ceil("h"), freq="h").as_unit("ns")
     if len(edges) < 2:
-        out[start.dayofweek, start.hour] = max((end - start).total_seconds() / 3600, 1e-9)
+        out[start.day_of_week, start.hour] = max((end - start).total_seconds() / 3600, 1e-9)
         return out
     lo = np.maximum(edges[:-1].asi8, start.as_unit("ns").value)
     hi = np.minimum(edges[1:].asi8, end.as_unit("ns").value)
     hours = np.maximum(hi - lo, 0) / 3.6e12
-    np.add.at(out, (edges[:-1].dayofweek.to_numpy(), edges[:-1].hour.to_numpy()), hours)
+    np.add.at(out, (edges[:-1].day_of_week.to_numpy(), edges[:-1].hour.to_numpy()), hours)
     return out
 
 
@@ -155,10 +158,16 @@ def grouped_shares(
     pooled_n = counts.sum(axis=0)
     k = len(labels)
     pooled = shrunk_shares(pooled_n, np.full(k, 1.0 / k), 1.0, labels, level)
-    p0 = pooled_n / pooled_n.sum()
     alpha = eb_alpha(counts)
-    per = {str(g): shrunk_shares(counts[i], p0, alpha, labels, level)
-           for i, g in enumerate(table.index)}
+    per = {}
+    for i, g in enumerate(table.index):
+        # The prior is centred on the *other* groups' shares and carries at most as many
+        # pseudo-requests as they hold: the group's own data are not counted twice, and
+        # the interval keeps the uncertainty of the pool it shrinks to.
+        rest = pooled_n - counts[i]
+        n_rest = float(rest.sum())
+        p_rest = rest / n_rest if n_rest > 0 else np.full(k, 1.0 / k)
+        per[str(g)] = shrunk_shares(counts[i], p_rest, min(alpha, n_rest), labels, level)
     if exposure is not None:
         pooled = per_exposure(pooled, exposure)
         per = {g: per_exposure(v, exposure) for g, v in per.items()}
@@ -181,7 +190,7 @@ def factorisation_test(created: pd.Series) -> Factorisation:
     """Test whether the hour-of-week counts are the product of an hour and a weekday
     profile.  With many requests any small interaction is "significant"; Cramér's V
     (0: independent, 1: fully dependent) says how large it is."""
-    table = pd.crosstab(created.dt.hour, created.dt.dayofweek)
+    table = pd.crosstab(created.dt.hour, created.dt.day_of_week)
     table = table.loc[table.sum(axis=1) > 0, table.sum(axis=0) > 0]
     n = int(table.to_numpy().sum())
     if min(table.shape) < 2:

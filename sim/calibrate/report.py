@@ -86,7 +86,9 @@ def ks_distance(sf: StageFit) -> float:
 
 
 def _num(v: object, digits: int = 3) -> str:
-    return "n/a" if not isinstance(v, int | float) or pd.isna(v) else f"{v:.{digits}g}"
+    if not isinstance(v, int | float) or pd.isna(v):
+        return "n/a"
+    return "never" if v == float("inf") else f"{v:.{digits}g}"
 
 
 def _rates(fit: CalibrationFit) -> str:

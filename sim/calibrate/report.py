@@ -13,17 +13,20 @@ import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import LogLocator, NullLocator
 
 from sim.calibrate.check import TOLERANCES
 from sim.calibrate.fit import CalibrationFit, StageFit, kaplan_meier
-from sim.calibrate.profiles import LEVEL, Shares
+from sim.calibrate.profiles import LEVEL, FloatArray, Shares
 from sim.html_report import CSS, esc, figure_html, fmt_duration, table_html
 
 REPORT_NAME = "fit_report.html"
 
 
 def _fig(width: float, height: float) -> Figure:
-    fig = Figure(figsize=(width, height), layout="constrained")
+    # fixed margins: constrained layout re-measures every log-axis tick label per figure
+    fig = Figure(figsize=(width, height))
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.16, top=0.9, wspace=0.25)
     FigureCanvasAgg(fig)
     return fig
 
@@ -48,14 +51,27 @@ def profile_figure(fit: CalibrationFit) -> Figure:
     return fig
 
 
+PLOT_POINTS = 2000
+"""Most points drawn per curve: a million-row log plots as fast as a small one."""
+
+
+def _thin(t: FloatArray, cdf: FloatArray) -> tuple[FloatArray, FloatArray]:
+    if len(t) <= PLOT_POINTS:
+        return t, cdf
+    idx = np.unique(np.linspace(0, len(t) - 1, PLOT_POINTS).astype(int))
+    return t[idx], cdf[idx]
+
+
 def duration_figure(sf: StageFit) -> Figure:
     """Kaplan-Meier ECDF against the fitted CDFs, and a QQ plot of the chosen fit."""
     fig = _fig(10, 3.4)
     ax, qq = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
-    t, cdf = kaplan_meier(sf.sample)
+    t, cdf = _thin(*kaplan_meier(sf.sample))
     ax.step(t, cdf, where="post", color="#222", lw=1.5,
             label="log (Kaplan-Meier)" if sf.sample.censored else "log (ECDF)")
-    grid = np.geomspace(max(float(t.min()), 1e-2), float(sf.sample.times.max()), 200)
+    lo = max(float(t[0]), 0.1)          # below 6 s the log's clock is noise
+    t, cdf = t[t >= lo], cdf[t >= lo]
+    grid = np.geomspace(lo, max(float(sf.sample.times.max()), lo * 10), 200)
     for fam, f in sf.fits.items():
         ax.plot(grid, f.cdf(grid), lw=1.2, ls="-" if fam == sf.best.family else "--",
                 label=f"{fam} (AIC {f.aic:.0f})")
@@ -66,13 +82,17 @@ def duration_figure(sf: StageFit) -> Figure:
     ax.set_title(f"{sf.category}: {sf.stage}", fontsize=10)
     probs = np.clip(cdf, 1e-6, 1 - 1e-6)
     theo = sf.best.ppf(probs)
-    qq.loglog(theo, t, ".", ms=2, color="#1f77b4")
-    lims = [max(min(float(theo.min()), float(t.min())), 1e-2),
+    qq.loglog(np.maximum(theo, 0.1), t, ".", ms=2, color="#1f77b4")
+    lims = [max(min(float(theo.min()), float(t.min())), 0.1),
             max(float(theo.max()), float(t.max()))]
     qq.plot(lims, lims, color="#888", lw=1)
     qq.set_xlabel(f"fitted {sf.best.family} quantile (min)")
     qq.set_ylabel("log quantile (min)")
     qq.set_title("QQ plot", fontsize=10)
+    for axis in (ax.xaxis, qq.xaxis, qq.yaxis):
+        # a few decades of minor log ticks cost more to draw than the data
+        axis.set_major_locator(LogLocator(numticks=6))
+        axis.set_minor_locator(NullLocator())
     return fig
 
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -152,6 +153,35 @@ def template_staff(fit: CalibrationFit) -> list[dict[str, Any]]:
     return [pool("desk", "service_desk", desk), pool("technicians", "technician", tech)]
 
 
+MAX_SIMULATED_REQUESTS = 300_000
+"""Cap on requests per replication when choosing the run length (keeps --check quick)."""
+
+
+MAX_LONG_DAYS = 120.0
+"""Longest p90 (days) the run length follows; slower tails are cut by the horizon."""
+
+
+def run_length(fit: CalibrationFit) -> tuple[float, float]:
+    """Warm-up and horizon (days) for the calibrated scenario.
+
+    The slowest fitted 90th percentile of a duration (``long``, days) sets both: the
+    warm-up lasts ``max(7, long)`` days (the run starts empty; requests that take weeks
+    need weeks to build up), and the measured part ``max(28, 2 long)`` days, so stage
+    times up to the p90 are seen; whole weeks each, the horizon at most a year and at
+    most :data:`MAX_SIMULATED_REQUESTS` requests per replication; ``long`` is capped
+    at :data:`MAX_LONG_DAYS`.
+    """
+    p90 = [sf.best.ppf(np.array([0.9]))[0] for (cat, stage), sf in fit.durations.items()
+           if stage in ("finish", "work", "respond", "onsite")]
+    long = min(max(p90, default=0.0) / 1440.0, MAX_LONG_DAYS)
+    warmup = 7.0 * math.ceil(max(7.0, long) / 7.0)
+    measured = 7.0 * math.ceil(max(28.0, 2 * long) / 7.0)
+    per_day = sum(r.per_day for r in fit.rates)
+    cap = MAX_SIMULATED_REQUESTS / per_day if per_day > 0 else 366.0
+    horizon = min(warmup + measured, 364.0, max(cap, warmup + 28.0))
+    return warmup, float(7.0 * math.ceil(horizon / 7.0))
+
+
 def scenario_yaml(fit: CalibrationFit, command: str, log_name: str,
                   staff: list[dict[str, Any]] | None, staff_source: str | None) -> str:
     """The calibrated scenario as commented YAML text."""
@@ -166,7 +196,7 @@ def scenario_yaml(fit: CalibrationFit, command: str, log_name: str,
         travel = (f"{_flow({'dist': 'fixed', 'value_min': 0.0})}  # travel is inside the "
                   "fitted work time (the log has no on-site time)")
     days = fit.days
-    horizon = float(min(max(round(days), 14), 56))
+    warmup, horizon = run_length(fit)
     work_from = "closed minus on site" if "work" in stages else (
         "closed minus created (an upper bound on field work: it also holds the waits, "
         "desk time and travel)")
@@ -184,8 +214,9 @@ def scenario_yaml(fit: CalibrationFit, command: str, log_name: str,
         f"name: {_flow('calibrated-' + Path(log_name).stem)}",
         f"description: {_flow(f'Calibrated from {log_name} ({fit.n_requests} requests)')}",
         "run:",
-        f"  horizon_days: {horizon}",
-        "  warmup_days: 7.0",
+        f"  horizon_days: {horizon:g}  # long enough for the slowest fitted p90; "
+        "see run_length in sim/calibrate/scenario.py",
+        f"  warmup_days: {warmup:g}",
         "  replications: 5",
         "  seed: 20241",
         "categories:",

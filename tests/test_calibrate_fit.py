@@ -450,3 +450,69 @@ def test_cli_calibrates_the_baltimore_sample(tmp_path: Path) -> None:
     assert len(sc.communities) == 6
     fit = pd.read_csv(tmp_path / "fit.csv").set_index("quantity")
     assert "hour_weekday_independence/chi2" in fit.index
+
+
+def test_same_log_gives_identical_files(tmp_path: Path) -> None:
+    log, start, end = simulated_log(truth(horizon_days=14), seed=5)
+    runs = [write_calibration(log, start, end, tmp_path / f"r{i}", source="log.csv",
+                              command="c") for i in range(2)]
+    for name in ("scenario.yaml", "fit.csv", "fit_report.html"):
+        assert (tmp_path / "r0" / name).read_bytes() == (tmp_path / "r1" / name).read_bytes()
+    text = runs[0].scenario_path.read_text(encoding="utf-8")
+    assert "TEMPLATE" in text
+    assert load_scenario(runs[0].scenario_path).staff
+
+
+def test_bad_staff_files_get_one_clear_line(tmp_path: Path) -> None:
+    from sim.calibrate.scenario import StaffFileError
+    from sim.config import ScenarioError
+
+    log, start, end = simulated_log(truth(horizon_days=7), seed=5)
+    staff = tmp_path / "staff.yaml"
+    staff.write_text("name: desk\n", encoding="utf-8")
+    with pytest.raises(StaffFileError, match=r"staff\.yaml: \(top level\): expected a list"):
+        write_calibration(log, start, end, tmp_path / "o", source="l", command="c",
+                          staff=staff)
+    staff.write_text(yaml.safe_dump([_pool("desk", "service_desk", 1)]), encoding="utf-8")
+    with pytest.raises(ScenarioError, match=r"scenario\.yaml: categories\.\S+\.onsite_by: "
+                                            r"no staff pool of kind technician"):
+        write_calibration(log, start, end, tmp_path / "o", source="l", command="c",
+                          staff=staff)
+
+
+def test_an_empty_request_table_is_refused() -> None:
+    log, start, end = simulated_log(truth(horizon_days=7), seed=5)
+    with pytest.raises(ValueError, match="no requests"):
+        fit_log(log.iloc[:0], start, end)
+
+
+@pytest.mark.skipif(not HAS_LOGS, reason="needs the log reader")
+def test_cli_check_exit_codes(tmp_path: Path) -> None:
+    log, _, _ = simulated_log(truth(horizon_days=28), seed=13)
+    csv = tmp_path / "log.csv"
+    pd.DataFrame({
+        "Created": log["created"].dt.strftime("%Y-%m-%d %H:%M:%S"),
+        "Closed": log["closed"].dt.strftime("%Y-%m-%d %H:%M:%S"),
+        "Type": log["category"], "Channel": log["channel"], "Area": log["area"],
+    }).to_csv(csv, index=False)
+    mapping = tmp_path / "map.yaml"
+    mapping.write_text(yaml.safe_dump({
+        "columns": {"created": "Created", "closed": "Closed", "category": "Type",
+                    "channel": "Channel", "area": "Area"},
+        "datetime_format": "%Y-%m-%d %H:%M:%S",
+        "channels": {c: c for c in ("phone", "mini_program")}}), encoding="utf-8")
+    good = tmp_path / "good.yaml"
+    good.write_text(yaml.safe_dump(AMPLE_STAFF), encoding="utf-8")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump([_pool("desk", "service_desk", 5),
+                                   _pool("tech", "technician", 1)]), encoding="utf-8")
+    base = ["calibrate", str(csv), "--map", str(mapping), "--check", "--replications", "3"]
+    ok = CliRunner().invoke(_app(), [*base, "-o", str(tmp_path / "a"), "--staff", str(good)])
+    assert ok.exit_code == 0, ok.output
+    assert (tmp_path / "a" / "check.csv").exists()
+    fail = CliRunner().invoke(_app(), [*base, "-o", str(tmp_path / "b"), "--staff", str(bad)])
+    assert fail.exit_code == 1, fail.output
+    assert "outside tolerance: finish_p50" in fail.output
+    typo = CliRunner().invoke(_app(), [*base, "-o", str(tmp_path / "c"), "--staff",
+                                       str(tmp_path / "missing.yaml")])
+    assert typo.exit_code == 2 and "missing.yaml" in typo.output

@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 
 from sim.calibrate.check import observed_compliance, wilson
 from sim.calibrate.fit import (
+    POOLED,
     Sample,
     fit_exponential,
     fit_log,
@@ -409,7 +410,7 @@ def test_first_response_and_onsite_stages_are_fitted() -> None:
     w = fit.durations[("leak", "work")].best
     assert w.family == "lognormal"
     assert w.mean_ci[0] <= math.exp(4.0 + 0.32) <= w.mean_ci[1]
-    t = fit.durations[("all", "travel")].fits["exponential"]
+    t = fit.durations[(POOLED, "travel")].fits["exponential"]
     assert t.mean_ci[0] <= 25.0 <= t.mean_ci[1]
 
 
@@ -516,3 +517,11 @@ def test_cli_check_exit_codes(tmp_path: Path) -> None:
     typo = CliRunner().invoke(_app(), [*base, "-o", str(tmp_path / "c"), "--staff",
                                        str(tmp_path / "missing.yaml")])
     assert typo.exit_code == 2 and "missing.yaml" in typo.output
+
+
+def test_a_log_without_areas_gives_unique_quantities() -> None:
+    log, start, end = simulated_log(truth(horizon_days=14), seed=5)
+    log["area"] = "all"                 # what the reader writes when no area is mapped
+    t = fit_table(fit_log(log, start, end))
+    assert t["quantity"].is_unique
+    assert "rate/all" in set(t["quantity"])

@@ -261,7 +261,7 @@ DERIVED_STAGES: dict[str, tuple[str, str]] = {
 are measured from creation, like the stages of a simulated run (:mod:`sim.stages`);
 ``work`` (closed minus on site) and ``travel`` (on site minus first response) are what
 the scenario's ``work_time`` and ``travel_time`` stand for when the log has them."""
-POOLED = "all"
+POOLED = "(all)"
 """Category label of fits over all categories together."""
 
 

@@ -7,6 +7,7 @@ checks (Bonferroni), so a correct fit fails fewer than 1% of seeds.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import math
 import re
@@ -525,3 +526,18 @@ def test_a_log_without_areas_gives_unique_quantities() -> None:
     t = fit_table(fit_log(log, start, end))
     assert t["quantity"].is_unique
     assert "rate/all" in set(t["quantity"])
+
+
+@pytest.mark.skipif(not (HAS_LOGS and BALTIMORE.exists()),
+                    reason="needs the log reader and the Baltimore sample")
+def test_baltimore_hour_profile_matches_the_presets_source() -> None:
+    logs = importlib.import_module("sim.calibrate.logs")
+    clean = logs.read_log(BALTIMORE, logs.builtin_mapping("baltimore311"))
+    fit = fit_log(clean.requests, clean.start, clean.end)
+    spec = importlib.util.spec_from_file_location(
+        "calib311", Path(__file__).resolve().parents[1] / "scripts" / "calibrate_from_311.py")
+    assert spec and spec.loader
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    preset = np.array(script.hour_profile(BALTIMORE)) / 24
+    assert np.abs(fit.pooled_hours.share - preset).max() < 0.005

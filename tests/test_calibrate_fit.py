@@ -541,3 +541,36 @@ def test_baltimore_hour_profile_matches_the_presets_source() -> None:
     spec.loader.exec_module(script)
     preset = np.array(script.hour_profile(BALTIMORE)) / 24
     assert np.abs(fit.pooled_hours.share - preset).max() < 0.005
+
+
+def test_parameter_intervals_are_profile_likelihood_intervals() -> None:
+    rng = np.random.default_rng(12)
+    x = rng.exponential(50.0, 40)
+    c = rng.uniform(0, 150, 40)
+    s = Sample(np.minimum(x, c), x <= c)
+    crit = stats.chi2.ppf(0.95, 1) / 2
+    e = fit_exponential(s, level=0.95)
+    total = float(np.maximum(s.times, 1 / 60).sum())
+
+    def ll(m: float) -> float:
+        return -s.events * math.log(m) - total / m
+
+    for end in e.mean_ci:
+        assert e.loglik - ll(end) == pytest.approx(crit, abs=1e-4)
+    # small samples: the profile interval is not symmetric on the log scale
+    lo, hi = e.mean_ci
+    assert math.log(hi / e.mean_min) > math.log(e.mean_min / lo) * 1.02
+    f = fit_lognormal(s, level=0.95)
+    for end in f.cv_ci:       # the profile over the mean at each end of the CV interval
+        s2 = math.log1p(end**2)
+        best = max(
+            fit_lognormal_loglik(s, math.log(m) - s2 / 2, math.sqrt(s2))
+            for m in np.geomspace(f.mean_min / 30, f.mean_min * 30, 4001))
+        assert f.loglik - best == pytest.approx(crit, abs=5e-3)
+
+
+def fit_lognormal_loglik(s: Sample, mu: float, sigma: float) -> float:
+    """Censored lognormal log-likelihood, written out independently with scipy.stats."""
+    t = np.maximum(s.times, 1 / 60)
+    dist = stats.lognorm(sigma, scale=math.exp(mu))
+    return float(dist.logpdf(t[s.observed]).sum() + dist.logsf(t[~s.observed]).sum())

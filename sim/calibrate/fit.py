@@ -9,9 +9,11 @@ for observed times, survival terms for censored ones (the likelihood scipy's
 well under a second, and the tests check both agree).  The candidates are the families
 the scenario schema can express with a fitted shape -- exponential (1 parameter) and
 lognormal (2) -- and the one with the smaller AIC (``2k - 2 log L`` on the censored
-likelihood) is chosen.  Parameter intervals are Wald intervals on the log scale
-(``log mean`` for the exponential; ``mu, log sigma`` for the lognormal, carried to the
-mean and CV by the delta method), from the observed information.
+likelihood) is chosen.  Intervals for the scenario's parameters (mean, and CV for the
+lognormal) are profile-likelihood intervals: the values where the log-likelihood,
+maximised over the other parameter, falls ``chi2_1(level) / 2`` below its maximum.
+Above :data:`PROFILE_MAX_EVENTS` observed times they are Wald intervals on the log scale
+from the observed information (delta method for the lognormal's mean and CV).
 """
 
 from __future__ import annotations
@@ -47,6 +49,10 @@ MIN_DURATION_MIN = 1.0 / 60
 """Durations below one second are raised to it (a log keeps whole seconds at best)."""
 MIN_EVENTS = 2
 """Fewest observed (uncensored) times a fit needs."""
+PROFILE_MAX_EVENTS = 20_000
+"""Up to this many observed times, parameter intervals are profile-likelihood intervals;
+above it the likelihood is so nearly quadratic that the Wald interval (from the observed
+information) agrees with them and costs nothing."""
 _LOG_2PI = math.log(2 * math.pi)
 
 
@@ -130,6 +136,10 @@ def fit_exponential(s: Sample, level: float = LEVEL) -> DurationFit:
     ll = -d * math.log(mean) - total / mean
     half = _z(level) / math.sqrt(d)
     ci = (mean * math.exp(-half), mean * math.exp(half))
+    if d <= PROFILE_MAX_EVENTS:
+        lo, hi = profile_interval(lambda a: -d * a - total * math.exp(-a), math.log(mean),
+                                  half / _z(level), ll, level)
+        ci = (math.exp(lo), math.exp(hi))
     return DurationFit("exponential", {"mean": mean}, ll, 1, s.n, d, mean, ci, 1.0, (1.0, 1.0))
 
 
@@ -174,11 +184,62 @@ def fit_lognormal(s: Sample, level: float = LEVEL) -> DurationFit:
     g_cv = np.array([0.0, s2 * math.exp(s2) / math.expm1(s2)])
     se_m = math.sqrt(max(float(g_mean @ cov @ g_mean), 0.0))
     se_c = math.sqrt(max(float(g_cv @ cov @ g_cv), 0.0))
-    return DurationFit(
-        "lognormal", {"mu": mu, "sigma": sigma}, -float(res.fun), 2, s.n, s.events,
-        mean, (mean * math.exp(-z * se_m), mean * math.exp(z * se_m)),
-        cv, (cv * math.exp(-z * se_c), cv * math.exp(z * se_c)),
-    )
+    ll = -float(res.fun)
+    mean_ci = (mean * math.exp(-z * se_m), mean * math.exp(z * se_m))
+    cv_ci = (cv * math.exp(-z * se_c), cv * math.exp(z * se_c))
+    if s.events <= PROFILE_MAX_EVENTS and se_m > 0 and se_c > 0:
+        a_hat, b_hat = math.log(mean), math.log(cv)
+
+        def ll_ab(a: float, b: float) -> float:
+            s2 = math.log1p(math.exp(2 * b))
+            theta = np.array([a - s2 / 2, 0.5 * math.log(s2)])
+            return -_lognormal_nll(theta, lx, obs)[0]
+
+        def prof_a(a: float) -> float:
+            return _max_over(lambda b: ll_ab(a, b), b_hat, se_c)
+
+        def prof_b(b: float) -> float:
+            return _max_over(lambda a: ll_ab(a, b), a_hat, se_m)
+
+        a_lo, a_hi = profile_interval(prof_a, a_hat, se_m, ll, level)
+        mean_ci = (math.exp(a_lo), math.exp(a_hi))
+        b_lo, b_hi = profile_interval(prof_b, b_hat, se_c, ll, level)
+        cv_ci = (math.exp(b_lo), math.exp(b_hi))
+    return DurationFit("lognormal", {"mu": mu, "sigma": sigma}, ll, 2, s.n, s.events,
+                       mean, mean_ci, cv, cv_ci)
+
+
+def _max_over(f: Callable[[float], float], centre: float, scale: float) -> float:
+    """Maximum of ``f`` near ``centre`` (the nuisance parameter of a profile)."""
+    width = 10 * max(scale, 1e-3) + 1.0
+    res = optimize.minimize_scalar(lambda x: -f(x), bounds=(centre - width, centre + width),
+                                   method="bounded", options={"xatol": 1e-6})
+    return -float(res.fun)
+
+
+def profile_interval(profile: Callable[[float], float], estimate: float, se: float,
+                     ll_max: float, level: float = LEVEL) -> tuple[float, float]:
+    """Profile-likelihood interval of a parameter: where the profile log-likelihood is
+    ``chi2_1(level) / 2`` below its maximum, searched outwards from the Wald half-width.
+    An end the search cannot bracket within ``2**20`` half-widths stays infinite."""
+    crit = float(stats.chi2.ppf(level, 1)) / 2
+
+    def gap(x: float) -> float:
+        return ll_max - profile(x) - crit
+
+    ends = []
+    for sign in (-1.0, 1.0):
+        step = max(se, 1e-6) * float(np.sqrt(2 * crit))
+        inner = estimate
+        for _ in range(21):
+            x = estimate + sign * step
+            if gap(x) > 0:
+                ends.append(float(optimize.brentq(gap, inner, x, xtol=1e-6)))
+                break
+            inner, step = x, step * 2
+        else:
+            ends.append(sign * math.inf)
+    return ends[0], ends[1]
 
 
 def _numeric_hessian(grad: Callable[[FloatArray], FloatArray], x: FloatArray) -> FloatArray:
@@ -419,7 +480,8 @@ def fit_table(fit: CalibrationFit) -> pd.DataFrame:
         for fam, f in sf.fits.items():
             tag = "chosen (lowest AIC)" if fam == best else "candidate"
             method = (f"censored MLE, {f.n - f.events} right-censored; AIC={f.aic:.1f}; "
-                      f"{tag}; Wald {pct} on log scale")
+                      f"{tag}; {pct} " + ("profile likelihood" if f.events <= PROFILE_MAX_EVENTS
+                                          else "Wald on log scale"))
             q = f"duration/{cat}/{stage}/{fam}"
             rows.append((f"{q}/mean_min", f.mean_min, *f.mean_ci, f.n, method))
             if fam == "lognormal":

@@ -20,7 +20,10 @@ Usage::
 
 The figures the presets use are also functions of the log's path (:func:`hour_profile`,
 :func:`weekday_profile`, :func:`weekday_profile_halfway_to_flat`, :func:`close_time_cv`),
-so ``sim/presets/sources.yaml`` can name the call that reproduces each number.
+so ``sim/presets/sources.yaml`` can name the call that reproduces each number.  The
+weights are computed by :func:`sim.calibrate.profiles.relative_weights`.  For a whole
+calibrated scenario from this or any other log (rates, profiles with intervals, censored
+duration fits, a check against the log) use ``sim calibrate LOG --format baltimore311``.
 """
 
 import argparse
@@ -29,6 +32,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from sim.calibrate.profiles import relative_weights
+
+__all__ = ["close_time_cv", "hour_profile", "relative_weights", "weekday_profile",
+           "weekday_profile_halfway_to_flat"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PATH = REPO_ROOT.parent / "shared" / "data" / "baltimore311" / "311_sample.csv"
@@ -65,12 +73,6 @@ def eastern_offset(stored: pd.Series) -> pd.Series:
     aware = stored.dt.tz_localize("America/New_York", ambiguous=True, nonexistent="shift_forward")
     offset: pd.Series = aware.dt.tz_convert("UTC").dt.tz_localize(None) - stored
     return offset
-
-
-def relative_weights(values: pd.Series, size: int) -> list[float]:
-    """Count integer labels 0..size-1 and scale to average 1.0, rounded to 2 decimals."""
-    counts = values.value_counts().reindex(range(size), fill_value=0).to_numpy(dtype=float)
-    return [round(float(w), 2) for w in counts / counts.mean()]
 
 
 @cache

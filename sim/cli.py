@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
+from sim.cli_audit import register as register_audit
+from sim.cli_calibrate import register as register_calibrate
 from sim.cli_common import (
     EXIT_INTERRUPTED,
     EXIT_USAGE,
@@ -266,6 +268,8 @@ def _print_summary(exp: ExperimentResult, by: str, outdir: Path) -> None:
 
 
 register_research(app)
+register_calibrate(app)
+register_audit(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -34,7 +34,7 @@ MAX_HEADCOUNT = 100_000
 #: (small enough that the resolved scenario a run writes can be read back as a file).
 MAX_COMMUNITY_ENTRIES = 300
 MAX_STAFF_ENTRIES = 300
-MAX_CATEGORIES = 100
+MAX_CATEGORIES = 500  # a city 311 log has a few hundred request types (Baltimore: 222)
 MAX_SHIFTS = 100
 MAX_SLA_RULES = 50
 #: Largest demand multiplier (each whole unit is one more copy of the arrival stream).

@@ -162,6 +162,12 @@ class SlaRule(ScenarioModel):
         "so the plan clock includes its wait; true: plan staff write it while the party works"
     )
 
+    @model_validator(mode="after")
+    def _overdue_needs_finish(self) -> SlaRule:
+        if self.plan_track == "after_finish_target" and self.finish_min is None:
+            raise ValueError("plan_track after_finish_target needs a finish_min target")
+        return self
+
 
 class Escalation(ScenarioModel):
     """What happens when a waiting request breaches its stage target."""

@@ -269,8 +269,10 @@ def _headline(exp: ExperimentResult) -> str:
             "transit at the end of the run; on the resident clock a deadline they had "
             "already passed is a miss).</p>"
             + table_html(["stage", "community clock", "resident clock"],
-                         [[esc(str(r.stage)), f"{100 * r.community:.1f}%",
-                           f"{100 * r.resident:.1f}%"] for r in clocks.itertuples()], (1, 2)))
+                         [[esc(str(s)), f"{100 * c:.1f}%", f"{100 * r:.1f}%"]
+                          for s, c, r in zip(clocks["stage"], clocks["community"].astype(float),
+                                             clocks["resident"].astype(float), strict=True)],
+                         (1, 2)))
     return "".join(parts)
 
 

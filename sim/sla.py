@@ -96,7 +96,8 @@ def plan_track(requests: pd.DataFrame) -> NDArray[np.bool_]:
     cx = requests["complex"].to_numpy(dtype=bool)
     if "plan_owed_min" not in requests:  # runs saved before the plan track existed
         return cx
-    return cx | ~np.isnan(requests["plan_owed_min"].to_numpy(dtype=float))
+    owed: NDArray[np.bool_] = ~np.isnan(requests["plan_owed_min"].to_numpy(dtype=float))
+    return cx | owed
 
 
 def _stage_mask(

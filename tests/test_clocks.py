@@ -32,7 +32,7 @@ def _two_requests() -> tuple[Scenario, pd.DataFrame]:
 
 
 def _row(out: pd.DataFrame, i: int) -> dict[str, Any]:
-    return {k: (None if isinstance(v, float) and math.isnan(v) else v)
+    return {str(k): (None if isinstance(v, float) and math.isnan(v) else v)
             for k, v in out.iloc[i].to_dict().items()}
 
 

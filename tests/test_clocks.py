@@ -3,7 +3,9 @@ and hotline tickets still in transit at the horizon kept as censored requests.""
 
 from __future__ import annotations
 
+import io
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,7 +14,7 @@ import pytest
 from helpers import fixed, run, table, tiny, tiny_dict
 
 from sim.arrivals import RequestTable
-from sim.config import Scenario, scenario_from_dict
+from sim.config import CHANNELS, Scenario, scenario_from_dict
 from sim.model import simulate
 from sim.results import ExperimentResult
 from sim.sla import outcomes, with_clock
@@ -122,3 +124,67 @@ def test_simulated_hotline_tickets_raised_late_are_kept_in_transit() -> None:
     assert req["in_transit"].tolist() == late.tolist()
     assert (req["created_min"] == req["raised_min"] + 120).all()
     assert req.loc[late, "responded_min"].isna().all()
+
+
+def _hotline_experiment() -> ExperimentResult:
+    """Two hotline tickets (A and B above) and one phone call at 100 (met on both clocks)."""
+    sc = tiny()
+    req = _raised(table(sc, [60.0, 100.0, 1500.0]), [0.0, 100.0, 1400.0])
+    req.channel = np.array([CHANNELS.index("hotline_12345"), CHANNELS.index("phone"),
+                            CHANNELS.index("hotline_12345")], dtype=np.int32)
+    return ExperimentResult.from_results(sc, 1, [run(sc, req)])
+
+
+def test_hotline_requests_on_both_clocks() -> None:
+    exp = _hotline_experiment()
+    wide = exp.clock_comparison().set_index("stage")
+    assert wide.loc["respond", "community"] == 1.0 and wide.loc["respond", "resident"] == 0.0
+    assert wide.loc["respond", "requests_community"] == 1
+    assert wide.loc["respond", "unknown_community"] == 1
+    assert wide.loc["respond", "requests_resident"] == 2
+    assert wide.loc["finish", "resident"] == 1.0  # A finished at 135, B unknown
+    assert exp.censored()["in_transit"] == 1
+
+
+def test_report_headline_shows_hotline_requests_on_both_clocks() -> None:
+    from sim.html_report import _headline
+
+    html = _headline(_hotline_experiment())
+    part = html[html.index("12345 hotline requests on both clocks"):]
+    assert "1 tickets were still in transit" in part
+    assert "<td>respond</td><td>100.0%</td><td>0.0%</td>" in part.replace(
+        ' class="num"', "")
+
+
+def test_terminal_summary_shows_hotline_requests_on_both_clocks(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from rich.console import Console
+
+    import sim.cli
+
+    buf = io.StringIO()
+    monkeypatch.setattr(sim.cli, "out", Console(file=buf, width=300))
+    sim.cli._print_summary(_hotline_experiment(), "community_type", tmp_path)
+    text = " ".join(buf.getvalue().split())
+    assert ("12345 hotline requests, counted from reaching the community / from the "
+            "resident's call: respond 100% / 0%, onsite 100% / 0%, finish 100% / 100%, "
+            "joint 100% / 0% (1 still in transit at the horizon).") in text
+
+
+def test_no_request_meets_a_target_on_the_resident_clock_but_misses_it_on_the_community_one(
+) -> None:
+    """raised_min <= created_min, so a resident-clock deadline is never later."""
+    from sim.config import load_scenario
+
+    sc = load_scenario("scenarios/six_types.yaml")
+    sc = sc.model_copy(update={"run": sc.run.model_copy(update={"horizon_days": 3})})
+    req = simulate(sc, seed=3).requests
+    com = outcomes(req, sc.sla[0], sc)
+    res = outcomes(req, with_clock(sc.sla[0], "resident"), sc)
+    hotline = (req["channel"] == "hotline_12345").to_numpy()
+    for st in ("respond", "onsite", "finish", "plan", "joint"):
+        assert not ((res[st] == 1.0) & (com[st] != 1.0)).any(), st
+        # other channels reach the community as they are raised: the clocks agree
+        pd.testing.assert_series_equal(res.loc[~hotline, st], com.loc[~hotline, st])
+    assert (res.loc[hotline, "respond"] == 0.0).sum() > (com.loc[hotline, "respond"] == 0.0).sum()

@@ -182,9 +182,11 @@ class Engine:
         """A routine request at its finish deadline: if unfinished, it now owes a plan."""
         rid: int = ev._value
         now = self.env.now
-        if self.finished[rid] <= now or not self.routes[PLAN][rid]:
+        if self.finished[rid] <= now:
             return
         self.plan_owed[rid] = now
+        if not self.routes[PLAN][rid]:
+            return  # nobody to write it: the plan stage is reached only by the fix
         if self.wait_end[rid] > now and not self.parallel[rid]:
             return  # planned after the outside party, when the request is finished
         self._wait(rid, PLAN)

@@ -138,3 +138,15 @@ def test_overdue_reading_needs_a_finish_target() -> None:
     d = tiny_dict(sla=[{"plan_track": "after_finish_target", "finish_min": None}])
     with pytest.raises(ScenarioError, match="finish_min"):
         scenario_from_dict(d, "<test>")
+
+
+def test_overdue_request_of_a_category_without_plan_staff_still_owes_a_plan() -> None:
+    """No plan_by: nobody writes the plan, so only the fix (at 315) answers it."""
+    d = tiny_dict(sla=[{"plan_track": "after_finish_target"}])
+    d["categories"]["lift_fault"] = {"plan_by": [], "complex_prob": 0.0}  # category 0
+    sc = scenario_from_dict(d, "<test>")
+    res = run(sc, table(sc, [0.0], work=300.0))
+    assert col(res, "plan_owed_min") == [240.0]
+    assert col(res, "plan_min") == [None]
+    assert col(res, "finished_min") == [315.0]
+    assert stage(res, sc, "plan") == [1.0]

@@ -35,7 +35,12 @@ N_UNIFORMS = 11
 
 @dataclass
 class RequestTable:
-    """All requests of one replication, sorted by the time they reach the community."""
+    """All requests of one replication, sorted by the time they reach the community.
+
+    Every request raised before the horizon is here, including hotline tickets still in
+    transit at the horizon (``created_min >= horizon``): they never reach the community in
+    the run, and the records flag them ``in_transit``.
+    """
 
     community: NDArray[np.int32]
     category: NDArray[np.int32]
@@ -112,9 +117,10 @@ def generate(scenario: Scenario, communities: list[Community], streams: Streams)
         parts.append(_attributes(scenario, communities[0], 0, cat_names, np.empty(0),
                                  np.empty((0, N_UNIFORMS)), 0, np.empty(0, dtype=np.intp)))
     table = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+    # every request raised before the horizon is kept: a 12345 ticket still in transit at
+    # the horizon (created_min >= horizon) never reaches the engine but stays in the records
+    # as censored, so the resident's clock can count it (see sim.sla)
     order = np.argsort(table["created_min"], kind="stable")
-    keep = table["created_min"][order] < horizon  # 12345 tickets may reach us after it
-    order = order[keep]
     out = {key: v[order] for key, v in table.items()}
     return RequestTable(**out)
 

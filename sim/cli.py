@@ -259,6 +259,14 @@ def _print_summary(exp: ExperimentResult, by: str, outdir: Path) -> None:
     cens = exp.censored()
     out.print(f"{n_req} requests measured after warm-up; {cens['open_requests']} still open at "
               f"the horizon ({cens['unknown_outcomes']} with outcome unknown, excluded).")
+    clocks = exp.clock_comparison() if stages else pd.DataFrame()
+    if len(clocks):
+        pairs = ", ".join(f"{s} {100 * c:.0f}% / {100 * r:.0f}%" for s, c, r in zip(
+            clocks["stage"], clocks["community"].astype(float),
+            clocks["resident"].astype(float), strict=True))
+        out.print(f"12345 hotline requests, counted from reaching the community / from the "
+                  f"resident's call: {pairs} ({cens['in_transit']} still in transit at the "
+                  "horizon).", markup=False)
     util = exp.utilisation()
     util = util[util["hour"] == "all"].groupby("kind")[["utilisation", "queue_length"]].mean()
     parts = [f"{k} " + ("off duty" if pd.isna(r.utilisation) else

@@ -259,6 +259,20 @@ def _headline(exp: ExperimentResult) -> str:
         f"{cens['open_requests']:,} were still open at the end of the run; "
         f"{cens['unknown_outcomes']:,} of those had a deadline after the end, so their "
         "outcome is unknown and they are left out of the shares above (censored).</p>")
+    clocks = exp.clock_comparison()
+    if len(clocks):
+        parts.append(
+            "<h3>12345 hotline requests on both clocks</h3>"
+            '<p class="note">Community clock: targets count from when the ticket reaches '
+            "the community. Resident clock: from when the resident called, so the transfer "
+            f"counts against the target ({cens['in_transit']:,} tickets were still in "
+            "transit at the end of the run; on the resident clock a deadline they had "
+            "already passed is a miss).</p>"
+            + table_html(["stage", "community clock", "resident clock"],
+                         [[esc(str(s)), f"{100 * c:.1f}%", f"{100 * r:.1f}%"]
+                          for s, c, r in zip(clocks["stage"], clocks["community"].astype(float),
+                                             clocks["resident"].astype(float), strict=True)],
+                         (1, 2)))
     return "".join(parts)
 
 

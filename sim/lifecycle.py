@@ -10,7 +10,16 @@ Stages and the moments recorded (minutes since the start of the run):
   an outside party first (which occupies no staff).
 * **plan** -- a complex request goes to a ``plan_by`` person, who coordinates and writes
   the plan: ``plan_min``.  It is closed ``close_time`` later (by contractors or the outside
-  party; no community staff time), giving ``finished_min``.
+  party; no community staff time), giving ``finished_min``.  A complex request waiting on
+  an outside party is planned after the wait, or during it where the rule sets
+  ``plan_during_outside_wait`` (then closed ``close_time`` after both are done).
+* **plan track after the finish target** (:class:`PlanTrack`, the seed's reading of
+  4小时办结、1天出方案) -- a routine request still unfinished at its finish deadline
+  enters the plan track then (``plan_owed_min``) and is queued for its ``plan_by`` staff;
+  its own work goes on, and a plan not yet started when it finishes is dropped (the
+  person is released at once, no plan recorded).  One waiting on an outside party is
+  planned only after the wait -- when it is finished -- unless
+  ``plan_during_outside_wait``.
 
 A moment is recorded only if it falls within the run: a response or an arrival on site
 that would come after the horizon stays NaN (not reached), like any stage still open.
@@ -25,6 +34,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import simpy
@@ -39,7 +49,7 @@ from sim.stages import PLAN as PLAN_STAGE
 from sim.stages import QUEUED_STAGES
 from sim.stages import RESPOND as RESPOND_STAGE
 
-__all__ = ["NAN", "ONSITE", "PLAN", "RESPOND", "Engine", "Wait"]
+__all__ = ["NAN", "ONSITE", "PLAN", "RESPOND", "Engine", "PlanTrack", "Wait"]
 
 
 def _index(index: int | None) -> int:
@@ -53,6 +63,24 @@ ONSITE = _index(ONSITE_STAGE.engine_index)
 PLAN = _index(PLAN_STAGE.engine_index)
 NAN = math.nan
 NEVER = -math.inf
+
+
+@dataclass
+class PlanTrack:
+    """Per request, how the SLA rule governing its category routes it to a plan.
+
+    Attributes
+    ----------
+    overdue_at:
+        Minute at which a routine request not yet finished enters the plan track (its
+        finish deadline under ``plan_track: after_finish_target``); ``inf``: never.
+    parallel:
+        The plan may be written while an outside party works
+        (``plan_during_outside_wait``).
+    """
+
+    overdue_at: list[float]
+    parallel: list[bool]
 
 
 class Engine:
@@ -87,6 +115,7 @@ class Engine:
         horizon_min: float,
         raise_priority: bool,
         handoff: bool,
+        plan_track: PlanTrack | None = None,
     ) -> None:
         n = len(req)
         self.env = env
@@ -111,6 +140,9 @@ class Engine:
         self.plan_dur = req.plan_dur.tolist()
         self.wait_dur = req.wait_dur.tolist()
         self.close_dur = req.close_dur.tolist()
+        track = plan_track or PlanTrack([math.inf] * n, [False] * n)
+        self.overdue_at = track.overdue_at
+        self.parallel = track.parallel
         # outputs
         self.responded = [NAN] * n
         self.onsite = [NAN] * n
@@ -118,6 +150,9 @@ class Engine:
         self.finished = [NAN] * n
         self.served_by = [[-1] * n, [-1] * n, [-1] * n]
         self.escalated = [0] * n
+        self.plan_owed = [NAN] * n
+        self.wait_end = [NAN] * n  # when the outside party is done
+        self.dropped: set[int] = set()  # plans started for requests already finished
         # preemptive-resume bookkeeping: (rid, stage) -> (remaining work, milestone offset)
         self.remaining: dict[tuple[int, int], tuple[float, float]] = {}
         self.cancelled: set[Event] = set()
@@ -138,7 +173,23 @@ class Engine:
         if i + 1 < self.n:
             delay = self.created[i + 1] - self.env.now
             Timeout(self.env, delay if delay > 0 else 0.0).callbacks.append(self._arrive)
+        if self.overdue_at[i] < self.horizon:
+            Timeout(self.env, self.overdue_at[i] - self.env.now, i).callbacks.append(
+                self._overdue)
         self._wait(i, RESPOND)
+
+    def _overdue(self, ev: Event) -> None:
+        """A routine request at its finish deadline: if unfinished, it now owes a plan."""
+        rid: int = ev._value
+        now = self.env.now
+        if self.finished[rid] <= now:
+            return
+        self.plan_owed[rid] = now
+        if not self.routes[PLAN][rid]:
+            return  # nobody to write it: the plan stage is reached only by the fix
+        if self.wait_end[rid] > now and not self.parallel[rid]:
+            return  # planned after the outside party, when the request is finished
+        self._wait(rid, PLAN)
 
     # -- waiting and starting ------------------------------------------------------------
     def _wait(self, rid: int, stage: int) -> None:
@@ -223,6 +274,9 @@ class Engine:
             dur = c + travel + self.work_dur[rid]
         else:
             dur = c + self.plan_dur[rid]
+            if not self.complex[rid] and self.finished[rid] <= now:  # finished meanwhile
+                dur = 0.0
+                self.dropped.add(rid)
         ev = Timeout(self.env, dur, rid)
         ev.callbacks.append(self._done[stage])
         if pool.preemptive:
@@ -277,7 +331,10 @@ class Engine:
         if rid is None:
             return
         if self.outside[rid]:
-            if self.complex[rid]:
+            self.wait_end[rid] = self.env.now + self.wait_dur[rid]
+            if self.complex[rid] and self.parallel[rid]:
+                self._wait(rid, PLAN)
+            elif self.complex[rid]:
                 Timeout(self.env, self.wait_dur[rid], rid).callbacks.append(self._outside_done)
             else:
                 self._close(rid, self.env.now + self.wait_dur[rid])
@@ -299,8 +356,15 @@ class Engine:
         if rid is None:
             return
         now = self.env.now
+        if not self.complex[rid]:  # a routine request's plan: it closes by its own work
+            if rid in self.dropped:
+                self.dropped.discard(rid)
+            else:
+                self.plan[rid] = now
+            return
         self.plan[rid] = now
-        self._close(rid, now + self.close_dur[rid])
+        end = self.wait_end[rid]  # NaN unless it waited on an outside party
+        self._close(rid, (end if end > now else now) + self.close_dur[rid])
 
     def _close(self, rid: int, at: float) -> None:
         # work that needs no community staff: known now, recorded only if inside the run
@@ -316,4 +380,5 @@ class Engine:
             **{s.pool_column: np.array(self.served_by[_index(s.engine_index)], dtype=np.int32)
                for s in QUEUED_STAGES},
             "escalated": np.array(self.escalated, dtype=np.int8),
+            "plan_owed_min": np.array(self.plan_owed),
         }

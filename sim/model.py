@@ -16,10 +16,10 @@ from simpy.events import Event, Timeout
 
 from sim.arrivals import RequestTable, generate
 from sim.config import SCOPES, Community, Scenario
-from sim.lifecycle import Engine
+from sim.lifecycle import Engine, PlanTrack
 from sim.records import SimulationResult, build_result
 from sim.rng import Streams
-from sim.sla import deadlines
+from sim.sla import clock_start, deadlines
 from sim.staff import Pool
 from sim.staffing import Staffing, pool_instances, shift_step
 from sim.stages import QUEUED_STAGES, Stage
@@ -123,9 +123,32 @@ def _deadlines(scenario: Scenario, req: RequestTable) -> list[NDArray[np.float64
                 else np.isin(cats, rule.categories)
             )
             if m.any():
-                due[m] = deadlines(req.created_min[m], target, rule, scenario)
+                start = clock_start(req.raised_min[m], req.created_min[m], rule)
+                due[m] = deadlines(start, target, rule, scenario)
         out.append(due)  # numpy, not a list: only read for requests that must queue
     return out
+
+
+def _plan_track(scenario: Scenario, req: RequestTable) -> PlanTrack | None:
+    """Each request's plan-track options, from the first SLA rule covering its category;
+    None where every rule keeps today's reading (the engine's defaults)."""
+    n = len(req)
+    cats = np.array(list(scenario.categories))[req.category]
+    overdue = np.full(n, np.inf)
+    parallel = np.zeros(n, dtype=bool)
+    governed = np.zeros(n, dtype=bool)
+    for rule in scenario.sla:
+        m = ~governed & (np.ones(n, bool) if rule.categories == "all"
+                         else np.isin(cats, rule.categories))
+        governed |= m
+        parallel[m] = rule.plan_during_outside_wait
+        if rule.plan_track == "after_finish_target" and rule.finish_min is not None:
+            m &= ~req.complex
+            start = clock_start(req.raised_min[m], req.created_min[m], rule)
+            overdue[m] = deadlines(start, rule.finish_min, rule, scenario)
+    if not parallel.any() and np.isinf(overdue).all():
+        return None
+    return PlanTrack(overdue.tolist(), parallel.tolist())
 
 
 def simulate(
@@ -200,6 +223,7 @@ def run_requests(
         scenario.run.horizon_min,
         scenario.escalation.raise_priority,
         scenario.escalation.handoff,
+        _plan_track(scenario, req),
     )
     _ShiftDriver(env, pools, WeekAxis.from_run(scenario.run)).start()
     engine.start()

@@ -22,9 +22,12 @@ REQUEST_COLUMNS = (
     "replication", "community", "community_type", "street", "category", "channel",
     "priority", "complex", "outside_wait", "raised_min", "created_min", "responded_min",
     "onsite_min", "plan_min", "finished_min", "hour", "weekday", "respond_pool",
-    "onsite_pool", "plan_pool", "escalated", "stream_copy", "stream_index",
+    "onsite_pool", "plan_pool", "escalated", "in_transit", "plan_owed_min", "stream_copy",
+    "stream_index",
 )
-"""Columns of :attr:`SimulationResult.requests`, in order."""
+"""Columns of :attr:`SimulationResult.requests`, in order (``in_transit``: raised before
+the horizon, not yet transferred to the community at it; ``plan_owed_min``: when a routine
+request entered the plan track by overrunning its finish target, NaN otherwise)."""
 
 
 LOAD_MEASURES = ("busy_min", "on_duty_min", "queue_min", "rostered_min", "overtime_min")
@@ -73,6 +76,8 @@ def requests_frame(
             "weekday": _cat(axis.weekday(req.created_min), list(WEEKDAYS)),
             **{s.pool_column: _cat(out[s.pool_column], pool_names) for s in QUEUED_STAGES},
             "escalated": out["escalated"],
+            "in_transit": req.created_min >= scenario.run.horizon_min,
+            "plan_owed_min": out["plan_owed_min"],
             "stream_copy": req.stream_copy,
             "stream_index": req.stream_index,
         }

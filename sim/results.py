@@ -25,7 +25,7 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
-from sim.sla import outcomes, stage_times
+from sim.sla import CLOCKS, outcomes, stage_times, with_clock
 from sim.stages import OUTCOMES, STAGES
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ DEFAULT_BREAKDOWNS: tuple[str | None, ...] = (
 
 PERCENTILE_COLUMNS = ("stage", "by", "group", "quantile", "mean", "halfwidth", "ci_low",
                       "ci_high", "replications", "reached")
-COMPLIANCE_COLUMNS = ("rule", "stage", "by", "group", "mean", "halfwidth", "ci_low",
+COMPLIANCE_COLUMNS = ("rule", "clock", "stage", "by", "group", "mean", "halfwidth", "ci_low",
                       "ci_high", "replications", "requests", "unknown")
 
 
@@ -168,7 +168,7 @@ class ExperimentResult:
     pools: pd.DataFrame
     load: pd.DataFrame
     backlog: pd.DataFrame
-    _outcomes: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+    _outcomes: dict[tuple[str, str], pd.DataFrame] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_results(
@@ -197,12 +197,14 @@ class ExperimentResult:
         """Requests created after the warm-up: the ones statistics are computed on."""
         return self.requests[self.requests["created_min"] >= self.scenario.run.warmup_min]
 
-    def outcomes(self, rule: str | None = None) -> pd.DataFrame:
-        """Per-request stage outcomes under ``rule`` (default: the first rule), after warm-up."""
-        rule_obj = self.rule(rule)
-        if rule_obj.name not in self._outcomes:
-            self._outcomes[rule_obj.name] = outcomes(self.measured, rule_obj, self.scenario)
-        return self._outcomes[rule_obj.name]
+    def outcomes(self, rule: str | None = None, clock: str | None = None) -> pd.DataFrame:
+        """Per-request stage outcomes under ``rule`` (default: the first rule), after warm-up,
+        counted from ``clock`` (``community`` or ``resident``; default the rule's own)."""
+        rule_obj = with_clock(self.rule(rule), clock)
+        key = (rule_obj.name, rule_obj.clock_from)
+        if key not in self._outcomes:
+            self._outcomes[key] = outcomes(self.measured, rule_obj, self.scenario)
+        return self._outcomes[key]
 
     def rule(self, name: str | None = None) -> SlaRule:
         """The SLA rule called ``name`` (default: the scenario's first rule)."""
@@ -216,7 +218,8 @@ class ExperimentResult:
     _rule = rule
 
     def compliance(
-        self, by: str | None = None, rule: str | None = None, level: float = 0.95
+        self, by: str | None = None, rule: str | None = None, level: float = 0.95,
+        clock: str | None = None,
     ) -> pd.DataFrame:
         """Share of requests meeting each stage target, mean and CI across replications.
 
@@ -227,11 +230,14 @@ class ExperimentResult:
             ``category``, ``hour``, ...) or ``None`` for everything together.
         rule:
             SLA rule name; default the first rule of the scenario.
+        clock:
+            ``community`` (targets from ``created_min``) or ``resident`` (from
+            ``raised_min``); default the rule's ``clock_from``.
 
         Returns
         -------
         DataFrame
-            Columns ``rule, stage, by, group, mean, halfwidth, ci_low, ci_high,
+            Columns ``rule, clock, stage, by, group, mean, halfwidth, ci_low, ci_high,
             replications, requests, unknown``.  ``mean`` is the mean of the replications'
             shares; ``ci_low``/``ci_high`` the interval of :func:`proportion_interval`
             (within [0, 1], not symmetric about the mean near 0 or 1) and ``halfwidth``
@@ -241,7 +247,7 @@ class ExperimentResult:
             groups with no decided outcome have no row.
         """
         req = self.measured
-        out = self.outcomes(rule)
+        out = self.outcomes(rule, clock)
         if by:
             gcodes, groups = _codes(req[by])
         else:
@@ -282,18 +288,42 @@ class ExperimentResult:
             }))
         table = pd.concat(frames, ignore_index=True)
         table.insert(0, "rule", self.rule(rule).name)
-        table.insert(2, "by", by or "all")
+        table.insert(1, "clock", with_clock(self.rule(rule), clock).clock_from)
+        table.insert(3, "by", by or "all")
         table["group"] = table["group"].astype(str)
         return table
 
     def compliance_tables(
         self, breakdowns: Iterable[str | None] = DEFAULT_BREAKDOWNS
     ) -> pd.DataFrame:
-        """:meth:`compliance` for every rule and every breakdown, stacked."""
+        """:meth:`compliance` for every rule, on both clocks (the rule's own first), and
+        every breakdown, stacked; the ``clock`` column tells the clocks apart."""
         return pd.concat(
-            [self.compliance(by, r.name) for r in self.scenario.sla for by in breakdowns],
+            [self.compliance(by, r.name, clock=c) for r in self.scenario.sla
+             for c in sorted(CLOCKS, key=lambda c: c != r.clock_from) for by in breakdowns],
             ignore_index=True,
         )
+
+    def clock_comparison(
+        self, rule: str | None = None, channel: str = "hotline_12345"
+    ) -> pd.DataFrame:
+        """Compliance of ``channel``'s requests on both clocks, one row per outcome.
+
+        Columns ``stage, community, resident`` (mean shares) and ``requests_community,
+        requests_resident, unknown_community, unknown_resident``; empty when the channel
+        has no measured request.  On the resident clock the transfer to the community
+        counts against the target, and tickets still in transit at the horizon count.
+        """
+        parts = []
+        for clock in CLOCKS:
+            t = self.compliance("channel", rule, clock=clock)
+            t = t[t["group"] == channel].set_index("stage")
+            parts.append(t[["mean", "requests", "unknown"]].rename(
+                columns={"mean": clock, "requests": f"requests_{clock}",
+                         "unknown": f"unknown_{clock}"}))
+        wide = pd.concat(parts, axis=1, join="inner")
+        order = [s for s in OUTCOMES if s in wide.index]
+        return wide.loc[order].reset_index()
 
     def stage_percentiles(
         self, by: str | None = "community_type", q: Sequence[float] = (0.5, 0.9, 0.95)
@@ -386,9 +416,12 @@ class ExperimentResult:
         return table.sort_values(["pool", "_h"]).drop(columns="_h").reset_index(drop=True)
 
     def censored(self) -> dict[str, int]:
-        """Requests still open at the horizon, and outcomes unknown (all replications)."""
+        """Requests still open at the horizon, those of them still in transit (raised, not
+        yet transferred to the community), and outcomes unknown (all replications)."""
         req = self.requests
+        transit = req["in_transit"] if "in_transit" in req else pd.Series(False, req.index)
         return {
             "open_requests": int(req["finished_min"].isna().sum()),
+            "in_transit": int(transit.sum()),
             "unknown_outcomes": int(self.outcomes()["joint_unknown"].sum()),
         }

@@ -1,7 +1,21 @@
 """SLA clocks and compliance, as pure functions of the request records.
 
-A stage target is counted from ``created_min`` (the moment the request reaches the
-community) on the rule's calendar: ``24h`` (wall clock) or ``business_hours``.
+A stage target is counted on the rule's calendar (``24h`` wall clock or
+``business_hours``) from the rule's clock start (``clock_from``): ``community`` counts
+from ``created_min`` (the moment the request reaches the community), ``resident`` from
+``raised_min`` (the moment the resident raised it; for a 12345 ticket the transfer counts
+against the target).  :func:`with_clock` gives a copy of a rule on the other clock.
+
+A hotline ticket raised before the horizon but still in transit at it (``in_transit``,
+``created_min >= horizon``) is censored like any open request: on the community clock its
+deadlines fall after the horizon (unknown); on the resident clock a deadline already
+passed is a miss.
+
+Which requests a stage measures: respond all, on site those with site work, finish the
+routine (not complex) ones, plan the *plan track* -- complex requests and routine ones
+that entered it when they overran the finish target (``plan_owed_min`` recorded, under
+``plan_track: after_finish_target``).  A routine request in the plan track has its plan
+stage reached by a plan or by being finished, whichever comes first.
 
 Outcome of one stage of one request under one rule:
 
@@ -19,30 +33,50 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from sim.config import Scenario, SlaRule
-from sim.stages import JOINT, OUTCOMES, STAGE_TABLE, Stage
+from sim.stages import FINISH, JOINT, OUTCOMES, PLAN, STAGE_TABLE, Stage
 from sim.stages import STAGE_COLUMNS as STAGE_COLUMNS
 from sim.stages import STAGES as STAGES
 from sim.timeaxis import EPS, Calendar, WeekAxis
 
 __all__ = [
-    "EPS", "OUTCOME_STAGES", "STAGES", "STAGE_COLUMNS", "Calendar", "applicable",
-    "deadlines", "outcomes", "stage_times",
+    "CLOCKS", "EPS", "OUTCOME_STAGES", "STAGES", "STAGE_COLUMNS", "Calendar", "applicable",
+    "clock_start", "deadlines", "outcomes", "plan_track", "stage_times", "with_clock",
 ]
+
+CLOCKS: tuple[str, ...] = ("community", "resident")
+"""The clocks a target can count from (``SlaRule.clock_from``)."""
 
 OUTCOME_STAGES = OUTCOMES
 """Stages reported in compliance tables: each target, and ``joint`` (all that apply met);
 the same as :data:`sim.stages.OUTCOMES`."""
 
 
-def deadlines(
-    created_min: NDArray[np.float64], target_min: float, rule: SlaRule, scenario: Scenario
+def with_clock(rule: SlaRule, clock: str | None) -> SlaRule:
+    """``rule`` counted from ``clock`` (``community`` or ``resident``; None: its own)."""
+    if clock is None or clock == rule.clock_from:
+        return rule
+    if clock not in CLOCKS:
+        raise ValueError(f"unknown clock {clock!r}: expected one of {', '.join(CLOCKS)}")
+    return rule.model_copy(update={"clock_from": clock})
+
+
+def clock_start(
+    raised_min: NDArray[np.float64], created_min: NDArray[np.float64], rule: SlaRule
 ) -> NDArray[np.float64]:
-    """Absolute simulated minute at which a stage target is breached."""
+    """Minute each request's targets count from under ``rule.clock_from``."""
+    return raised_min if rule.clock_from == "resident" else created_min
+
+
+def deadlines(
+    start_min: NDArray[np.float64], target_min: float, rule: SlaRule, scenario: Scenario
+) -> NDArray[np.float64]:
+    """Absolute simulated minute at which a stage target counted from ``start_min`` is
+    breached (``start_min`` from :func:`clock_start`)."""
     if rule.calendar == "24h":
-        return created_min + target_min
+        return start_min + target_min
     cal = Calendar(scenario.business_hours)
     axis = WeekAxis.from_run(scenario.run)
-    return axis.sim_time(cal.add(axis.week_time(created_min), target_min))
+    return axis.sim_time(cal.add(axis.week_time(start_min), target_min))
 
 
 def _elapsed(
@@ -56,10 +90,22 @@ def _elapsed(
         return cal.elapsed_before(axis.week_time(end)) - cal.elapsed_before(axis.week_time(start))
 
 
+def plan_track(requests: pd.DataFrame) -> NDArray[np.bool_]:
+    """Requests that owe a plan: complex ones, and routine ones that entered the plan
+    track when they overran the finish target (``plan_owed_min`` recorded)."""
+    cx = requests["complex"].to_numpy(dtype=bool)
+    if "plan_owed_min" not in requests:  # runs saved before the plan track existed
+        return cx
+    owed: NDArray[np.bool_] = ~np.isnan(requests["plan_owed_min"].to_numpy(dtype=float))
+    return cx | owed
+
+
 def _stage_mask(
-    stage: Stage, covered: NDArray[np.bool_], site: NDArray[np.bool_], cx: NDArray[np.bool_]
+    stage: Stage, covered: NDArray[np.bool_], site: NDArray[np.bool_], cx: NDArray[np.bool_],
+    track: NDArray[np.bool_],
 ) -> NDArray[np.bool_]:
-    """Requests ``stage`` measures among those the rule covers (``Stage.applies_to``)."""
+    """Requests ``stage`` measures among those the rule covers (``Stage.applies_to``;
+    ``complex`` means the plan track, complex requests and overdue routine ones)."""
     if stage.applies_to == "all":
         return covered
     if stage.applies_to == "site":
@@ -67,7 +113,7 @@ def _stage_mask(
     if stage.applies_to == "routine":
         return covered & ~cx
     if stage.applies_to == "complex":
-        return covered & cx
+        return covered & track
     raise ValueError(f"stage {stage.name}: unknown applies_to {stage.applies_to!r}")
 
 
@@ -86,9 +132,10 @@ def applicable(
         np.zeros(0, dtype=bool)
     )
     cx = requests["complex"].to_numpy(dtype=bool)
+    track = plan_track(requests)
     out: dict[str, NDArray[np.bool_]] = {}
     for stage in STAGE_TABLE:
-        m = _stage_mask(stage, covered, site, cx)
+        m = _stage_mask(stage, covered, site, cx, track)
         out[stage.name] = m if getattr(rule, stage.sla_field) is not None else np.zeros_like(m)
     return out
 
@@ -97,10 +144,15 @@ def outcomes(requests: pd.DataFrame, rule: SlaRule, scenario: Scenario) -> pd.Da
     """Per request and stage: 1 met, 0 missed, NaN not applicable or unknown.
 
     Columns ``respond, onsite, finish, plan, joint`` and, for each, ``<stage>_unknown``
-    (bool: applicable but still open at the horizon with its deadline after it).
+    (bool: applicable but still open at the horizon with its deadline after it).  Targets
+    count from the rule's clock (:func:`clock_start`).
     """
     horizon = scenario.run.horizon_min
     created = requests["created_min"].to_numpy(dtype=float)
+    raised = requests["raised_min"].to_numpy(dtype=float) if "raised_min" in requests else (
+        created)  # a table without raised_min was raised as it was created
+    start = clock_start(raised, created, rule)
+    routine_plan = plan_track(requests) & ~requests["complex"].to_numpy(dtype=bool)
     masks = applicable(requests, rule, scenario)
     out: dict[str, NDArray[np.float64] | NDArray[np.bool_]] = {}
     n = len(requests)
@@ -115,10 +167,13 @@ def outcomes(requests: pd.DataFrame, rule: SlaRule, scenario: Scenario) -> pd.Da
         unknown = np.zeros(n, dtype=bool)
         if target is not None and mask.any():
             t = requests[col].to_numpy(dtype=float)
+            if stage == PLAN.name and routine_plan.any():  # a plan, or the fix itself
+                done = requests[FINISH.column].to_numpy(dtype=float)
+                t = np.where(routine_plan, np.fmin(t, done), t)
             reached = ~np.isnan(t)
-            el = _elapsed(created, t, rule, scenario)
+            el = _elapsed(start, t, rule, scenario)
             ok = reached & (el <= target + EPS)
-            overdue = deadlines(created, target, rule, scenario) <= horizon
+            overdue = deadlines(start, target, rule, scenario) <= horizon
             met = np.where(mask & reached, ok.astype(float), np.nan)
             met = np.where(mask & ~reached & overdue, 0.0, met)
             unknown = mask & ~reached & ~overdue

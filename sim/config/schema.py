@@ -113,11 +113,14 @@ class BusinessHours(ScenarioModel):
 
 
 class SlaRule(ScenarioModel):
-    """Targets per stage, counted from the moment a request reaches the community.
+    """Targets per stage, counted from when the request reaches the community (default)
+    or from when the resident raised it (``clock_from``).
 
     A stage whose target is ``null`` is not measured by this rule.  Defaults are the
     "2341" rule from the seed report: 20 min respond, 30 min on site, 4 h finish for
-    routine requests, 1 day plan for complex ones.
+    routine requests, 1 day plan for complex ones.  ``plan_track`` and
+    ``plan_during_outside_wait`` also change what staff do: the engine applies them to a
+    category as the first rule listed that covers it says.
     """
 
     name: str = Field("2341", description="name of the rule in tables and reports")
@@ -142,6 +145,28 @@ class SlaRule(ScenarioModel):
         1440.0, gt=0, description="minutes to a plan for a complex request (seed: 1天出方案); "
         "null: not measured"
     )
+    clock_from: Literal["community", "resident"] = Field(
+        "community", description="community: targets count from when the request reaches "
+        "the community (created_min); resident: from when the resident raised it "
+        "(raised_min), so a 12345 transfer counts against the target"
+    )
+    plan_track: Literal["at_arrival", "after_finish_target"] = Field(
+        "at_arrival", description="at_arrival: a request needs a plan if it is complex, "
+        "known when it is assessed; after_finish_target: also a routine request not "
+        "finished within finish_min then owes a plan (plan_min from its arrival), the "
+        "seed's 4小时办结、1天出方案 read as 'what cannot be finished in 4 h gets a plan "
+        "within 1 day'"
+    )
+    plan_during_outside_wait: bool = Field(
+        False, description="false: a plan is written only after the outside party is done, "
+        "so the plan clock includes its wait; true: plan staff write it while the party works"
+    )
+
+    @model_validator(mode="after")
+    def _overdue_needs_finish(self) -> SlaRule:
+        if self.plan_track == "after_finish_target" and self.finish_min is None:
+            raise ValueError("plan_track after_finish_target needs a finish_min target")
+        return self
 
 
 class Escalation(ScenarioModel):

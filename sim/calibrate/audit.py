@@ -183,7 +183,7 @@ def _due_table(requests: pd.DataFrame, due: pd.DataFrame, by: str | None) -> pd.
     out = pd.DataFrame({"mean": g["met"].mean(), "requests": g["met"].count(),
                         "unknown": g["unknown"].sum().astype(np.int64)}).reset_index()
     out = out[out["requests"] > 0]
-    out = out.assign(rule=DUE_RULE, stage="due", by=by or "all", halfwidth=np.nan,
+    out = out.assign(rule=DUE_RULE, stage="due", by=by or "all", clock="", halfwidth=np.nan,
                      ci_low=np.nan, ci_high=np.nan, replications=1)
     return out[list(COMPLIANCE_COLUMNS)]
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from golden_tables import golden_path, golden_table, scenario_files, write  # noqa: E402
+from golden_tables import golden_path, golden_table, scenario_files, write
 
 
 def main(argv: list[str]) -> int:

@@ -83,7 +83,7 @@ def table(
     cat = 0 if category is None else list(scenario.categories).index(category)
 
     def arr(v: float | list[float]) -> np.ndarray:
-        return np.full(n, float(v)) if np.isscalar(v) else np.array(v, dtype=float)
+        return np.array(v, dtype=float) if isinstance(v, list) else np.full(n, float(v))
 
     def flags(v: list[bool] | None) -> np.ndarray:
         return np.zeros(n, bool) if v is None else np.array(v, dtype=bool)

@@ -23,7 +23,8 @@ pytestmark = pytest.mark.statistical
 
 
 def drawn(d: dict[str, Any], seed: int, replication: int = 0) -> pd.DataFrame:
-    return sim.simulate(scenario_from_dict(d), seed, replication).requests
+    req: pd.DataFrame = sim.simulate(scenario_from_dict(d), seed, replication).requests
+    return req
 
 
 def busy_dict(**run: Any) -> dict[str, Any]:

@@ -45,9 +45,8 @@ def _run(servers: int, rho: float, mean_service: float, seed: int, days: float =
 
 def _ci(values: pd.Series, reps: pd.Series, level: float) -> tuple[float, float]:
     """CI of the mean across replications of the per-replication means of ``values``."""
-    per_rep = pd.DataFrame({"replication": reps.to_numpy(), "v": values.to_numpy(dtype=float)})
-    per_rep = per_rep.groupby("replication", as_index=False)["v"].mean()
-    per_rep["k"] = 0
+    rows = pd.DataFrame({"replication": reps.to_numpy(), "v": values.to_numpy(dtype=float)})
+    per_rep = rows.groupby("replication", as_index=False)["v"].mean().assign(k=0)
     s = summarise(per_rep, ["k"], "v", level).iloc[0]
     assert s["replications"] == REPS
     return float(s["ci_low"]), float(s["ci_high"])

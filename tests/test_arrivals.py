@@ -198,3 +198,15 @@ def test_households_and_firms_both_generate_demand(stat_seed: int) -> None:
     assert lo <= n <= hi
     c["requests_per_firm_per_day"] = 0.0
     assert len(drawn(d, stat_seed)) == 0
+
+
+def test_a_community_expecting_under_one_request_still_gets_some(stat_seed: int) -> None:
+    d = busy_dict()
+    d["run"]["horizon_days"] = 1
+    d["communities"][0]["households"] = 7
+    d["communities"][0]["requests_per_household_per_day"] = 0.1  # 0.7 expected per run
+    sc = scenario_from_dict(d)
+    counts = [len(sim.simulate(sc, stat_seed, r).requests) for r in range(60)]
+    lo, hi = stats.poisson.ppf([1e-6, 1 - 1e-6], 0.7 * 60)
+    assert lo <= sum(counts) <= hi
+    assert counts.count(1) > 3  # single arrivals are kept (P(N=1) = 0.35, 21 expected)

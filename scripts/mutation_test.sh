@@ -18,7 +18,7 @@ fi
 # the regular suite must pass first: a failing test would "kill" every mutant
 python -m pytest -q -x -p no:cacheprovider tests/test_lifecycle.py tests/test_sla.py \
   tests/test_paths.py tests/test_contract.py tests/test_golden.py tests/test_arrivals.py \
-  tests/test_preemption.py tests/test_outcomes.py
+  tests/test_preemption.py tests/test_outcomes.py tests/test_shifts.py
 mutmut run --max-children "$jobs" || true
 python - <<'PY'
 """Summarise mutmut's per-mutant results as counts and a kill rate."""

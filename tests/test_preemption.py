@@ -94,3 +94,34 @@ def test_an_urgent_request_keeps_its_place_when_it_breaches(handoff: bool) -> No
     res = run(sc, table(sc, [0.0, 1.0, 2.0], urgent=[False, True, True],
                         respond=[100.0, 10.0, 10.0]))
     assert col(res, "responded_min") == [0.0, 100.0, 110.0]
+
+
+def test_preempted_half_a_minute_before_arriving() -> None:
+    sc = preemptive_tech()
+    res = run(sc, table(sc, [0.0, 29.5], urgent=[False, True], respond=0.0, travel=30.0))
+    # B: on site 59.5, done 119.5; A owes 0.5 min of travel and 60 of work
+    assert col(res, "onsite_min") == [120.0, 59.5]
+    assert col(res, "finished_min") == [180.0, 119.5]
+
+
+def test_escalation_less_than_a_minute_after_queueing_waits_for_the_breach() -> None:
+    d = tiny_dict(escalation={"enabled": True, "raise_priority": False, "handoff": True})
+    d["staff"].append({"name": "stech", "kind": "technician", "scope": "street",
+                       "borrow_after_min": 1000,
+                       "shifts": [{"start_hour": 0, "end_hour": 24, "headcount": 1}]})
+    d["staff"][0]["shifts"][0]["headcount"] = 2
+    sc = scenario_from_dict(d)
+    # A holds the community technician; B leaves the desk at 29.5 and breaches its
+    # on-site target (30) half a minute later: handed to the street technician then
+    res = run(sc, table(sc, [0.0, 0.0], respond=[0.0, 29.5]))
+    assert col(res, "onsite_pool") == ["tech@c1", "stech@s1"]
+    assert col(res, "onsite_min") == [5.0, 35.0]
+
+
+def test_a_request_nobody_took_has_no_serving_pool() -> None:
+    d = tiny_dict()
+    d["staff"][0]["shifts"][0]["headcount"] = 0
+    sc = scenario_from_dict(d)
+    res = run(sc, table(sc, [0.0]))
+    for stage in ("respond_pool", "onsite_pool", "plan_pool"):
+        assert res.requests[stage].isna().all(), stage

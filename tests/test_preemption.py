@@ -125,3 +125,23 @@ def test_a_request_nobody_took_has_no_serving_pool() -> None:
     res = run(sc, table(sc, [0.0]))
     for stage in ("respond_pool", "onsite_pool", "plan_pool"):
         assert res.requests[stage].isna().all(), stage
+
+
+def test_a_victim_that_never_resumes_has_not_reached_its_milestone() -> None:
+    sc = preemptive_tech()
+    # B (urgent) holds the only technician past the end of the run: A never arrives
+    res = run(sc, table(sc, [0.0, 10.0], urgent=[False, True], respond=0.0, travel=30.0,
+                        work=[60.0, 5000.0]))
+    assert col(res, "responded_min") == [0.0, 10.0]
+    assert res.requests["onsite_min"].isna().tolist() == [True, False]
+
+
+def test_a_desk_victim_that_never_resumes_has_not_responded() -> None:
+    d = tiny_dict()
+    d["staff"][0]["preemptive"] = True
+    d["staff"][0]["shifts"] = [{"start_hour": 0, "end_hour": 24, "headcount": 1,
+                                "on_call": True, "callout_min": 10}]
+    sc = scenario_from_dict(d)
+    res = run(sc, table(sc, [0.0, 5.0], urgent=[False, True], respond=[10.0, 5000.0]))
+    assert res.requests["responded_min"].isna().tolist() == [True, False]
+    assert res.requests["onsite_min"].isna().all()

@@ -21,20 +21,37 @@ python -m pytest -q -x -p no:cacheprovider tests/test_lifecycle.py tests/test_sl
   tests/test_preemption.py tests/test_outcomes.py tests/test_shifts.py
 mutmut run --max-children "$jobs" || true
 python - <<'PY'
-"""Summarise mutmut's per-mutant results as counts and a kill rate."""
+"""Summarise mutmut's results: counts per status and the kill rate.
+
+Kill rate = killed (timeouts included) / (all mutants - equivalent survivors), where the
+equivalent survivors are the survivors listed in scripts/mutation_equivalents.txt.
+"""
 import collections
+import pathlib
 import subprocess
 
 out = subprocess.run(["mutmut", "results", "--all", "true"], capture_output=True, text=True)
-counts: collections.Counter[str] = collections.Counter()
+status = {}
 for line in out.stdout.splitlines():
-    if ":" in line:
-        counts[line.rsplit(":", 1)[1].strip()] += 1
-total = sum(counts.values())
-killed = counts.get("killed", 0) + counts.get("timeout", 0)
-print("mutants:", dict(counts), "total", total)
-decided = killed + counts.get("survived", 0)
-if decided:
-    print(f"killed (incl. timeouts) {killed} of {decided} run: {100 * killed / decided:.1f}% "
-          "before removing equivalent survivors")
+    if ": " in line:
+        name, st = line.strip().rsplit(": ", 1)
+        status[name] = st
+counts = collections.Counter(status.values())
+equivalent = {
+    ln.strip() for ln in pathlib.Path("scripts/mutation_equivalents.txt").read_text().splitlines()
+    if ln.strip() and not ln.startswith("#")
+}
+killed = counts["killed"] + counts["timeout"]
+alive = [n for n, st in status.items() if st in ("survived", "no tests")]
+eq = [n for n in alive if n in equivalent]
+rest = sorted(set(alive) - set(eq))
+print("mutants:", dict(counts), "total", len(status))
+if counts["not checked"]:
+    print(f"warning: {counts['not checked']} mutants not checked (run interrupted?)")
+denominator = len(status) - len(eq) - counts["not checked"]
+print(f"equivalent survivors (scripts/mutation_equivalents.txt): {len(eq)}")
+print(f"kill rate: {killed} / {denominator} = {100 * killed / max(denominator, 1):.1f}%")
+print("surviving mutants not known to be equivalent (inspect with `mutmut show NAME`):")
+for n in rest:
+    print("   ", n)
 PY

@@ -11,6 +11,9 @@
 # survivors are those judged to change no behaviour (see README, Validation).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [[ -z "${VIRTUAL_ENV:-}" && -f .venv/bin/activate ]]; then
+  . .venv/bin/activate  # the project's venv, with the test extra (mutmut) installed
+fi
 jobs="${JOBS:-$(nproc)}"
 if [[ "${1:-}" != "--resume" ]]; then
   rm -rf mutants

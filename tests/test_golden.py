@@ -18,7 +18,9 @@ HOW_TO = (
 def test_every_shipped_scenario_has_a_golden_file() -> None:
     stems = {f.stem for f in scenario_files()}
     assert len(stems) >= 5
-    assert stems == {p.stem for p in golden_path(Path("x.yaml")).parent.glob("*.csv")}
+    golden = {p.stem for p in golden_path(Path("x.yaml")).parent.glob("*.csv")}
+    assert stems == golden, f"scenarios without golden file: {sorted(stems - golden)}, " \
+        f"golden files without scenario: {sorted(golden - stems)}. {HOW_TO}"
 
 
 @pytest.mark.parametrize("path", scenario_files(), ids=lambda p: p.stem)

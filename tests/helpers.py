@@ -71,12 +71,19 @@ def table(
     plan: float | list[float] = 120.0,
     wait: float | list[float] = 0.0,
     close: float | list[float] = 30.0,
+    category: str | None = None,
 ) -> RequestTable:
-    """A request table with the given arrival times and durations (category 0)."""
+    """A request table with the given arrival times and durations.
+
+    Every request is of ``category`` (a name in ``scenario.categories``); by default the
+    scenario's first category, which for :func:`tiny` is the first preset (``lift_fault``,
+    whose staff kinds per stage are those of ``job``).
+    """
     n = len(created)
+    cat = 0 if category is None else list(scenario.categories).index(category)
 
     def arr(v: float | list[float]) -> np.ndarray:
-        return np.full(n, float(v)) if np.isscalar(v) else np.array(v, dtype=float)
+        return np.array(v, dtype=float) if isinstance(v, list) else np.full(n, float(v))
 
     def flags(v: list[bool] | None) -> np.ndarray:
         return np.zeros(n, bool) if v is None else np.array(v, dtype=bool)
@@ -84,7 +91,7 @@ def table(
     t = np.array(created, dtype=float)
     return RequestTable(
         community=np.array(community or [0] * n, dtype=np.int32),
-        category=np.zeros(n, np.int32), channel=np.zeros(n, np.int32),
+        category=np.full(n, cat, np.int32), channel=np.zeros(n, np.int32),
         urgent=flags(urgent), complex=flags(complex_), outside=flags(outside),
         raised_min=t, created_min=t,
         stream_copy=np.zeros(n, np.int32), stream_index=np.arange(n, dtype=np.int32),

@@ -52,10 +52,13 @@ def test_presets_match_what_the_data_gives(calib: ModuleType, residents) -> None
     assert np.allclose(home, (np.array(days) + 1) / 2, atol=0.006)
 
 
-def test_generated_arrivals_reproduce_the_real_hour_and_weekday_mix(residents) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.statistical
+def test_generated_arrivals_reproduce_the_real_hour_and_weekday_mix(  # type: ignore[no-untyped-def]
+    residents, stat_seed: int
+) -> None:
     park = community_presets()["industrial_park"]
     sc = scenario_from_dict({
-        "run": {"horizon_days": 364, "seed": 311},
+        "run": {"horizon_days": 364, "seed": stat_seed},
         "categories": {"request": {"respond_time": {"dist": "fixed", "value_min": 1},
                                    "onsite_by": []}},
         "communities": [{
@@ -68,7 +71,7 @@ def test_generated_arrivals_reproduce_the_real_hour_and_weekday_mix(residents) -
         "staff": [{"name": "d", "kind": "service_desk",
                    "shifts": [{"start_hour": 0, "end_hour": 24, "headcount": 1}]}],
     }, "<calibration>")
-    req = generate(sc, list(sc.expanded_communities()), Streams(311, 0))
+    req = generate(sc, list(sc.expanded_communities()), Streams(stat_seed, 0))
     hour = (req.raised_min // 60).astype(int)
     sim_hours = np.bincount(hour % 24, minlength=24)
     sim_days = np.bincount((hour // 24) % 7, minlength=7)
@@ -76,7 +79,8 @@ def test_generated_arrivals_reproduce_the_real_hour_and_weekday_mix(residents) -
     real_days = np.bincount(residents["created_local"].dt.day_of_week, minlength=7)
     for sim_counts, real in ((sim_hours, real_hours), (sim_days, real_days)):
         _, p, _, _ = stats.chi2_contingency(np.vstack([sim_counts, real]))
-        assert p > 0.01, (sim_counts, real, p)
+        # two tests at 0.1% each: a correct generator fails for < 0.2% of seeds
+        assert p > 0.001, (sim_counts, real, p)
     # and a flat profile would be rejected: the test has power
     flat = np.full(24, sim_hours.sum() / 24)
     _, p_flat, _, _ = stats.chi2_contingency(np.vstack([flat, real_hours]))

@@ -18,6 +18,7 @@ from sim.figures.research import (
     lever_short,
     optimiser_frontier,
 )
+from sim.figures.sensitivity import tornado
 from sim.figures.run import (
     backlog_over_time,
     compliance_by_category,
@@ -69,6 +70,7 @@ __all__ = [
     "stage_cdf",
     "stage_label",
     "stage_times_by_group",
+    "tornado",
     "type_labels",
     "utilisation_heatmap",
 ]

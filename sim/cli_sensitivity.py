@@ -116,8 +116,9 @@ def sensitivity_cmd(
         table.add_column("rank", justify="right")
         table.add_column("assumption")
         table.add_column("pp", justify="right")
-        for r in d.itertuples():
-            table.add_row(str(r.stage), str(r.rank), str(r.assumption), f"{100 * r.score:.1f}")
+        for r in d.to_dict("records"):
+            table.add_row(str(r["stage"]), str(r["rank"]), str(r["assumption"]),
+                          f"{100 * float(r['score']):.1f}")
         _out.print(table)
     _out.print(f"wrote {outdir}/sensitivity_*.csv and {page} "
                f"(horizon {result.settings.horizon_days:g} days, "

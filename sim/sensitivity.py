@@ -44,7 +44,7 @@ from sim.config import Scenario, ScenarioError, resolved_dict, scenario_from_dic
 from sim.executors import Executor, make_executor
 from sim.io import atomic_write_frame, atomic_write_text
 from sim.results import t_halfwidth
-from sim.sensitivity_report import OAT_FILE, MORRIS_FILE, ranking, write_page
+from sim.sensitivity_report import MORRIS_FILE, OAT_FILE, ranking, write_page
 from sim.stages import OUTCOMES
 from sim.sweeps import Point, run_points
 
@@ -163,7 +163,8 @@ def _targets(path: str, raw: Mapping[str, Any], scenario: Scenario,
                    if isinstance(c, dict) and c.get("type") == ctype]
         if not of_type:
             return [], f"no community of type {ctype}"
-        locs = [("communities", i, fld, *sub) for i in of_type if fld not in raw_comms[i]]
+        locs: list[Loc] = [("communities", i, fld, *sub)
+                           for i in of_type if fld not in raw_comms[i]]
         if not locs:
             return [], f"every {ctype} community sets {fld}"
         return [loc for loc in locs if _has(resolved, loc)], f"{fld} not in the scenario"
@@ -237,7 +238,8 @@ def scenario_factors(
             continue
         kind: Literal["number", "share"] = (
             "share" if len(locs[0]) >= 2 and locs[0][-2] in MIX_FIELDS else "number")
-        factor = Factor(path, float(value), low, high, tuple(locs), kind)
+        # the value the scenario holds (it is the assumption's unless a test passes others)
+        factor = Factor(path, float(_get(resolved, locs[0])), low, high, tuple(locs), kind)
         problem = _invalid_end(resolved, factor)
         if problem:
             skipped.append(Skipped(path, problem))
@@ -348,7 +350,8 @@ def oat_table(factors: Sequence[Factor], base: pd.DataFrame,
                 sd = np.array([np.nanstd(diff[:, c], ddof=1) if n[c] > 1 else np.nan
                                for c in range(diff.shape[1])])
             hw = t_halfwidth(np.where(n > 1, sd, np.nan), n, level)
-            for c, (ctype, stage) in enumerate(base.columns):
+            for c, col in enumerate(base.columns):
+                ctype, stage = str(col[0]), str(col[1])
                 rows.append({
                     "assumption": f.path, "kind": f.kind, "side": side,
                     "setting": f.low if side == "low" else f.high, "value": f.value,
@@ -477,12 +480,12 @@ def sensitivity(
             result.oat = oat_table(factors, ys[0], {k: ys[i] for k, i in where.items()})
             settings.model_runs += len(runs) * replications
         if method in ("morris", "both"):
-            x = morris_sample(factors, trajectories, seed)
-            points = _run([patched(resolved, factors, list(row)) for row in x], seed,
+            design = morris_sample(factors, trajectories, seed)
+            points = _run([patched(resolved, factors, list(row)) for row in design], seed,
                           replications, executor, report("morris"))
             means = pd.DataFrame([_outcomes(p, stages).mean(axis=0) for p in points])
-            result.morris = morris_table(factors, x, means, seed)
-            settings.model_runs += len(x) * replications
+            result.morris = morris_table(factors, design, means, seed)
+            settings.model_runs += len(design) * replications
     finally:
         executor.close()
     return result

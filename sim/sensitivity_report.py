@@ -27,7 +27,7 @@ def oat_swings(oat: pd.DataFrame, community_type: str = ALL) -> pd.DataFrame:
     d = oat[oat["community_type"] == community_type]
     wide = d.pivot_table(index=["stage", "assumption"], columns="side",
                          values=["effect", "ci_low", "ci_high"], aggfunc="first")
-    wide.columns = [f"{v}_{s}" for v, s in wide.columns]
+    wide.columns = [f"{col[0]}_{col[1]}" for col in wide.columns]
     wide = wide.reset_index()
     wide["swing"] = np.fmax(wide["effect_low"].abs(), wide["effect_high"].abs())
     return wide
@@ -39,13 +39,15 @@ def ranking(oat: pd.DataFrame, morris: pd.DataFrame, top: int = 5,
 
     ``oat``: by the larger |paired effect| of the low and high settings on compliance.
     ``morris``: by mu*, the mean |elementary effect| (compliance per the whole range).
-    Ties keep the order of the sources file.
+    Ties keep the order of the sources file; an assumption with no effect at all is not
+    ranked.
     """
     rows: list[dict[str, Any]] = []
     if not oat.empty:
         sw = oat_swings(oat, community_type)
         order = {a: i for i, a in enumerate(dict.fromkeys(oat["assumption"]))}
         for stage, d in sw.groupby("stage", sort=False):
+            d = d[d["swing"] > 0]  # an exact zero (common random numbers) ranks nothing
             d = d.assign(_o=d["assumption"].map(order)).sort_values(
                 ["swing", "_o"], ascending=[False, True], kind="stable").head(top)
             for rank, r in enumerate(d.itertuples(), 1):
@@ -56,6 +58,7 @@ def ranking(oat: pd.DataFrame, morris: pd.DataFrame, top: int = 5,
         m = morris[morris["community_type"] == community_type]
         order = {a: i for i, a in enumerate(dict.fromkeys(morris["assumption"]))}
         for stage, d in m.groupby("stage", sort=False):
+            d = d[d["mu_star"] > 0]
             d = d.assign(_o=d["assumption"].map(order)).sort_values(
                 ["mu_star", "_o"], ascending=[False, True], kind="stable").head(top)
             for rank, r in enumerate(d.itertuples(), 1):
@@ -114,14 +117,14 @@ def html_section(outdir: str | Path, top: int = 5) -> str:
         zh, en = OUTCOME_LABELS.get(str(stage), ("", str(stage)))
         parts.append(f"<h3>{esc(f'{zh} {en}'.strip())}</h3>")
         rows = []
-        for r in d.itertuples():
-            if r.method == "oat":
-                detail = f"low {_pp(r.effect_low)}, high {_pp(r.effect_high)} pp"
+        for r in d.to_dict("records"):
+            if r["method"] == "oat":
+                detail = f"low {_pp(r['effect_low'])}, high {_pp(r['effect_high'])} pp"
             else:
-                detail = (f"μ* {_pp(r.score)} ± {100 * r.mu_star_conf:.1f} pp, "
-                          f"σ {100 * r.sigma:.1f} pp")
-            rows.append([esc(r.method), str(r.rank), f"<code>{esc(r.assumption)}</code>",
-                         esc(detail)])
+                detail = (f"μ* {_pp(r['score'])} ± {100 * r['mu_star_conf']:.1f} pp, "
+                          f"σ {100 * r['sigma']:.1f} pp")
+            rows.append([esc(r["method"]), str(r["rank"]),
+                         f"<code>{esc(r['assumption'])}</code>", esc(detail)])
         parts.append(table_html(["method", "rank", "assumption", "effect"], rows, [1]))
     return "\n".join(parts)
 

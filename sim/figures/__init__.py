@@ -18,7 +18,6 @@ from sim.figures.research import (
     lever_short,
     optimiser_frontier,
 )
-from sim.figures.sensitivity import tornado
 from sim.figures.run import (
     backlog_over_time,
     compliance_by_category,
@@ -34,6 +33,7 @@ from sim.figures.run import (
     stage_times_by_group,
     utilisation_heatmap,
 )
+from sim.figures.sensitivity import tornado
 from sim.figures.style import (
     bilingual,
     category_labels,

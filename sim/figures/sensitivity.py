@@ -22,7 +22,8 @@ HIGH_COLOR = "#ff7f0e"
 def tornado(oat: pd.DataFrame, stages: Sequence[str] | None = None, top: int = 10,
             community_type: str = "all") -> Figure:
     """One panel per stage: the ``top`` assumptions by the larger |effect| of their low and
-    high settings on compliance (percentage points), with paired 95% CIs."""
+    high settings on compliance (percentage points), with paired 95% CIs; assumptions with
+    no effect at all are left out."""
     from sim.sensitivity_report import oat_swings
 
     sw = oat_swings(oat, community_type) if not oat.empty else pd.DataFrame()
@@ -32,7 +33,7 @@ def tornado(oat: pd.DataFrame, stages: Sequence[str] | None = None, top: int = 1
     fig = Figure(figsize=(7.5, (0.32 * top + 1.1) * len(names)), layout="constrained")
     axes = fig.subplots(len(names), 1, squeeze=False)[:, 0]
     for ax, stage in zip(axes, names, strict=True):
-        d = sw[sw["stage"] == stage].sort_values("swing", ascending=False,
+        d = sw[(sw["stage"] == stage) & (sw["swing"] > 0)].sort_values("swing", ascending=False,
                                                  kind="stable").head(top)[::-1]
         y = np.arange(len(d))
         for side, color, off in (("low", LOW_COLOR, -0.2), ("high", HIGH_COLOR, 0.2)):

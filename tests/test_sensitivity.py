@@ -23,10 +23,12 @@ from sim.sensitivity_report import ranking
 RESPOND_MEAN = "categories.home_repair.respond_time.mean_min"
 UNUSED_SHARE_ZERO = "categories.dispute.work_time.mean_min"  # in the mix at share 0
 TRAVEL = "types.new_estate.travel_time.mean_min"
+TRAVEL_CV = "types.new_estate.travel_time.cv"  # shipped at the low end of this range
 RANGES: dict[str, tuple[Any, tuple[float, float]]] = {
     RESPOND_MEAN: (5.0, (2.0, 40.0)),
     UNUSED_SHARE_ZERO: (60.0, (30.0, 120.0)),
     TRAVEL: (8.0, (4.0, 15.0)),
+    TRAVEL_CV: (0.5, (0.5, 1.0)),
     "categories.parking.complex_prob": (0.05, (0.01, 0.15)),  # not in any mix
     "types.village.households": (800.0, (200.0, 2000.0)),  # no village
     "types.new_estate.households": (2000.0, (1000.0, 4000.0)),  # set by the scenario
@@ -77,7 +79,7 @@ def both() -> sens.SensitivityResult:
 def test_factors_and_skip_reasons() -> None:
     sc, raw = small()
     factors, skipped = sens.scenario_factors(sc, raw, RANGES)
-    assert [f.path for f in factors] == [RESPOND_MEAN, UNUSED_SHARE_ZERO, TRAVEL]
+    assert [f.path for f in factors] == [RESPOND_MEAN, UNUSED_SHARE_ZERO, TRAVEL, TRAVEL_CV]
     reasons = {s.path: s.reason for s in skipped}
     assert reasons == {
         "categories.parking.complex_prob": "category parking is not used",
@@ -143,21 +145,23 @@ def test_profile_factor_scales_the_deviation_from_flat() -> None:
 
 # --------------------------------------------------------------------------- one at a time
 def test_oat_settings_reach_the_model_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
-    seen: list[tuple[float, float, float]] = []
+    seen: list[tuple[float, float, float, float]] = []
     real = sim.sweeps.replication_summary
 
     def spy(scenario: Scenario, seed: int, replication: int) -> pd.DataFrame:
         seen.append((scenario.categories["home_repair"].respond_time.mean_min,  # type: ignore[union-attr]
                      scenario.categories["dispute"].work_time.mean_min,  # type: ignore[union-attr]
-                     scenario.communities[0].travel_time.mean_min))  # type: ignore[union-attr]
+                     scenario.communities[0].travel_time.mean_min,  # type: ignore[union-attr]
+                     scenario.communities[0].travel_time.cv))  # type: ignore[union-attr]
         assert seed == 7
         return real(scenario, seed, replication)
 
     monkeypatch.setattr(sim.sweeps, "replication_summary", spy)
     run("oat", replications=2)
-    base = (5.0, 60.0, 8.0)
-    expected = {base, (2.0, 60.0, 8.0), (40.0, 60.0, 8.0), (5.0, 30.0, 8.0),
-                (5.0, 120.0, 8.0), (5.0, 60.0, 4.0), (5.0, 60.0, 15.0)}
+    base = (5.0, 60.0, 8.0, 0.5)
+    expected = {base, (2.0, 60.0, 8.0, 0.5), (40.0, 60.0, 8.0, 0.5), (5.0, 30.0, 8.0, 0.5),
+                (5.0, 120.0, 8.0, 0.5), (5.0, 60.0, 4.0, 0.5), (5.0, 60.0, 15.0, 0.5),
+                (5.0, 60.0, 8.0, 1.0)}
     assert set(seen) == expected
     assert len(seen) == 2 * len(expected)  # every setting, every replication, once
 
@@ -185,6 +189,13 @@ def test_respond_time_matters_most_for_respond(both: sens.SensitivityResult) -> 
     assert len(travel) == 2 * 2 and (travel["effect"] == 0).all()  # low/high x all/type
 
 
+def test_setting_at_the_shipped_value_is_the_base_run(both: sens.SensitivityResult) -> None:
+    low = both.oat[(both.oat["assumption"] == TRAVEL_CV) & (both.oat["side"] == "low")]
+    assert len(low) > 0 and (low["effect"].dropna() == 0.0).all()
+    high = both.oat[(both.oat["assumption"] == TRAVEL_CV) & (both.oat["side"] == "high")]
+    assert (high.loc[high["stage"] == "onsite", "effect"] != 0.0).all()
+
+
 def test_paired_effect_is_the_mean_difference(both: sens.SensitivityResult) -> None:
     d = both.oat[(both.oat["community_type"] == "all")]
     assert np.allclose(d["compliance"] - d["base_compliance"], d["effect"], atol=1e-12)
@@ -194,10 +205,10 @@ def test_paired_effect_is_the_mean_difference(both: sens.SensitivityResult) -> N
 # --------------------------------------------------------------------------- Morris
 def test_morris_mu_star_bounds_mu(both: sens.SensitivityResult) -> None:
     m = both.morris
-    assert len(m) == 3 * m[["community_type", "stage"]].drop_duplicates().shape[0]
     assert (m["mu_star"] >= m["mu"].abs() - 1e-12).all()
     assert (m["sigma"] >= 0).all() and (m["mu_star_conf"] >= 0).all()
-    assert both.settings.model_runs == 3 * (1 + 6) + 3 * 4 * (3 + 1)
+    assert len(m) == 4 * m[["community_type", "stage"]].drop_duplicates().shape[0]
+    assert both.settings.model_runs == 3 * (1 + 7) + 3 * 4 * (4 + 1)
 
 
 def test_morris_table_matches_salib_on_a_known_function() -> None:

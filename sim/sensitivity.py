@@ -97,6 +97,9 @@ class Settings:
     factors: int
     skipped: int
     model_runs: int = 0
+    morris_left_out: list[str] = field(default_factory=list)
+    """Outcomes (``type/stage``) with no requests at some Morris point: no elementary
+    effects for them."""
 
 
 @dataclass
@@ -485,6 +488,8 @@ def sensitivity(
                           replications, executor, report("morris"))
             means = pd.DataFrame([_outcomes(p, stages).mean(axis=0) for p in points])
             result.morris = morris_table(factors, design, means, seed)
+            settings.morris_left_out = [f"{col[0]}/{col[1]}" for col in means.columns
+                                        if means[col].isna().any()]
             settings.model_runs += len(design) * replications
     finally:
         executor.close()
@@ -496,10 +501,11 @@ def write_result(result: SensitivityResult, outdir: str | Path, top: int = 5) ->
     """Write the tables, the ranking, the tornado figure and ``sensitivity.html``."""
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
-    if not result.oat.empty:
-        atomic_write_frame(out / OAT_FILE, result.oat)
-    if not result.morris.empty:
-        atomic_write_frame(out / MORRIS_FILE, result.morris)
+    for name, table in ((OAT_FILE, result.oat), (MORRIS_FILE, result.morris)):
+        if table.empty:  # a method not run leaves no table from an earlier analysis
+            (out / name).unlink(missing_ok=True)
+        else:
+            atomic_write_frame(out / name, table)
     atomic_write_frame(out / "sensitivity_ranking.csv", result.ranking(top))
     atomic_write_frame(out / "sensitivity_factors.csv", pd.DataFrame(
         [{**asdict(f), "targets": ";".join(".".join(map(str, t)) for t in f.targets)}

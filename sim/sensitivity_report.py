@@ -108,6 +108,10 @@ def html_section(outdir: str | Path, top: int = 5) -> str:
         "trajectories through all ranges at once, ± its bootstrap 95% CI; σ large beside "
         "μ* means the effect depends on the other assumptions. The assumptions at the "
         "top are the data worth collecting first.</p>")
+    if settings.get("morris_left_out"):
+        parts.append('<p class="note">No Morris effects for outcomes without requests at '
+                     "some point of the design: "
+                     f"{esc(', '.join(settings['morris_left_out']))}.</p>")
     if not oat.empty:
         parts.append(figure_html(tornado(oat, top=10), "tornado",
                                  "Change in overall compliance with each assumption at "

@@ -269,6 +269,13 @@ def test_cli_runs_and_ranks(tmp_path: Path) -> None:
     settings = yaml.safe_load((out / "sensitivity.json").read_text())
     assert settings["horizon_days"] == 1.5
     assert not (out / "sensitivity_morris.csv").exists()
+    # a later Morris-only analysis in the same folder leaves no one-at-a-time table behind
+    res = CliRunner().invoke(_app(), ["sensitivity", str(path), "-o", str(out), "-n", "2",
+                                      "--method", "morris", "--trajectories", "2",
+                                      "--stages", "respond", "-j", "1", "--horizon-days", "1"])
+    assert res.exit_code == 0, res.output
+    assert not (out / "sensitivity_oat.csv").exists()
+    assert set(pd.read_csv(out / "sensitivity_morris.csv")["stage"]) == {"respond"}
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -106,8 +106,11 @@ def html_section(outdir: str | Path, top: int = 5) -> str:
         "compliance (percentage points) with its 95% CI. <em>Morris</em>: mean absolute "
         "elementary effect μ* (percentage points per full range) over random "
         "trajectories through all ranges at once, ± its bootstrap 95% CI; σ large beside "
-        "μ* means the effect depends on the other assumptions. The assumptions at the "
-        "top are the data worth collecting first.</p>")
+        "μ* means the effect depends on the other assumptions. A share of a channel or "
+        "category mix is set exactly and the other shares rescaled to sum to 1; an hour "
+        "or weekday profile is one assumption, the size of its deviation from flat (0 "
+        "flat, 1 as shipped). The assumptions at the top are the data worth collecting "
+        "first.</p>")
     if settings.get("morris_left_out"):
         parts.append('<p class="note">No Morris effects for outcomes without requests at '
                      "some point of the design: "
@@ -125,7 +128,7 @@ def html_section(outdir: str | Path, top: int = 5) -> str:
             if r["method"] == "oat":
                 detail = f"low {_pp(r['effect_low'])}, high {_pp(r['effect_high'])} pp"
             else:
-                detail = (f"μ* {_pp(r['score'])} ± {100 * r['mu_star_conf']:.1f} pp, "
+                detail = (f"μ* {100 * r['score']:.1f} ± {100 * r['mu_star_conf']:.1f} pp, "
                           f"σ {100 * r['sigma']:.1f} pp")
             rows.append([esc(r["method"]), str(r["rank"]),
                          f"<code>{esc(r['assumption'])}</code>", esc(detail)])

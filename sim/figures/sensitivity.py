@@ -30,7 +30,7 @@ def tornado(oat: pd.DataFrame, stages: Sequence[str] | None = None, top: int = 1
     if sw.empty:
         return _empty(Figure(figsize=(7, 3)), "Which assumptions matter", "nothing measured")
     names = sorted(sw["stage"].unique(), key=outcome_order) if stages is None else stages
-    fig = Figure(figsize=(7.5, (0.32 * top + 1.1) * len(names)), layout="constrained")
+    fig = Figure(figsize=(9, (0.32 * top + 1.1) * len(names)), layout="constrained")
     axes = fig.subplots(len(names), 1, squeeze=False)[:, 0]
     for ax, stage in zip(axes, names, strict=True):
         d = sw[(sw["stage"] == stage) & (sw["swing"] > 0)].sort_values("swing", ascending=False,

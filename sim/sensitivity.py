@@ -396,6 +396,25 @@ def morris_table(factors: Sequence[Factor], x: np.ndarray, y: pd.DataFrame, seed
     return pd.DataFrame(rows)
 
 
+def oat_design(factors: Sequence[Factor]
+               ) -> tuple[list[list[float]], dict[tuple[int, str], int]]:
+    """The settings of a one-at-a-time analysis: the shipped values first, then each
+    factor at its low and high end; and which setting is ``(factor index, side)``.  A
+    side equal to the shipped value is the first setting itself (its effect is exactly 0).
+    """
+    values = [f.value for f in factors]
+    runs: list[list[float]] = [values]
+    where: dict[tuple[int, str], int] = {}
+    for j, f in enumerate(factors):
+        for side, x in (("low", f.low), ("high", f.high)):
+            if x == f.value:
+                where[(j, side)] = 0
+                continue
+            where[(j, side)] = len(runs)
+            runs.append([*values[:j], x, *values[j + 1:]])
+    return runs, where
+
+
 def _problem(factors: Sequence[Factor]) -> dict[str, Any]:
     return {"num_vars": len(factors), "names": [f.path for f in factors],
             "bounds": [[f.low, f.high] for f in factors]}
@@ -460,7 +479,6 @@ def sensitivity(
     result = SensitivityResult(settings, factors, skipped)
     if not factors:
         return result
-    values = [f.value for f in factors]
     executor = make_executor(jobs, dask)
 
     def report(kind: str) -> Callable[[int, int], None] | None:
@@ -468,15 +486,7 @@ def sensitivity(
 
     try:
         if method in ("oat", "both"):
-            runs: list[list[float]] = [values]
-            where: dict[tuple[int, str], int] = {}
-            for j, f in enumerate(factors):
-                for side, x in (("low", f.low), ("high", f.high)):
-                    if x == f.value:
-                        where[(j, side)] = 0  # the base point itself: effect exactly 0
-                        continue
-                    where[(j, side)] = len(runs)
-                    runs.append([*values[:j], x, *values[j + 1:]])
+            runs, where = oat_design(factors)
             points = _run([patched(resolved, factors, v) for v in runs], seed, replications,
                           executor, report("oat"))
             ys = [_outcomes(p, stages) for p in points]
@@ -520,7 +530,7 @@ def write_result(result: SensitivityResult, outdir: str | Path, top: int = 5) ->
 def model_runs(factors: Sequence[Factor], method: Method, replications: int,
                trajectories: int) -> int:
     """How many replications an analysis will run (for sizing a budget)."""
-    oat = 1 + sum((f.low != f.value) + (f.high != f.value) for f in factors)
+    oat = len(oat_design(factors)[0])
     morris = trajectories * (len(factors) + 1)
     n = (oat if method != "morris" else 0) + (morris if method != "oat" else 0)
     return n * replications
@@ -528,6 +538,6 @@ def model_runs(factors: Sequence[Factor], method: Method, replications: int,
 
 __all__ = [
     "Factor", "SensitivityResult", "Settings", "Skipped", "model_runs", "morris_sample",
-    "morris_table", "oat_table", "patched", "patched_dict", "scenario_factors",
+    "morris_table", "oat_design", "oat_table", "patched", "patched_dict", "scenario_factors",
     "sensitivity", "write_result",
 ]

@@ -209,6 +209,7 @@ def test_morris_mu_star_bounds_mu(both: sens.SensitivityResult) -> None:
     assert (m["sigma"] >= 0).all() and (m["mu_star_conf"] >= 0).all()
     assert len(m) == 4 * m[["community_type", "stage"]].drop_duplicates().shape[0]
     assert both.settings.model_runs == 3 * (1 + 7) + 3 * 4 * (4 + 1)
+    assert sens.model_runs(both.factors, "both", 3, 4) == both.settings.model_runs
 
 
 def test_morris_table_matches_salib_on_a_known_function() -> None:

@@ -38,6 +38,7 @@ from sim.cli_common import (
     writing,
 )
 from sim.cli_research import register_research
+from sim.cli_sensitivity import register as register_sensitivity
 from sim.config import Scenario
 from sim.executors import on_sigint
 
@@ -278,6 +279,7 @@ def _print_summary(exp: ExperimentResult, by: str, outdir: Path) -> None:
 register_research(app)
 register_calibrate(app)
 register_audit(app)
+register_sensitivity(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -33,6 +33,7 @@ from sim.figures.run import (
     stage_times_by_group,
     utilisation_heatmap,
 )
+from sim.figures.sensitivity import tornado
 from sim.figures.style import (
     bilingual,
     category_labels,
@@ -69,6 +70,7 @@ __all__ = [
     "stage_cdf",
     "stage_label",
     "stage_times_by_group",
+    "tornado",
     "type_labels",
     "utilisation_heatmap",
 ]

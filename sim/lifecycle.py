@@ -92,7 +92,7 @@ class Engine:
         self.env = env
         self.pools = pools
         for p in pools:  # each pool hands the jobs its people take to this engine
-            p.bind(self.start_job)
+            p.bind(self.start_job, self.suspend)
         self.n = n
         self.horizon = horizon_min
         self.routes = routes
@@ -118,6 +118,8 @@ class Engine:
         self.finished = [NAN] * n
         self.served_by = [[-1] * n, [-1] * n, [-1] * n]
         self.escalated = [0] * n
+        self.paused = [0.0] * n  # minutes a started job spent set aside
+        self.paused_at: dict[tuple[int, int], float] = {}
         # preemptive-resume bookkeeping: (rid, stage) -> (remaining work, milestone offset)
         self.remaining: dict[tuple[int, int], tuple[float, float]] = {}
         self.cancelled: set[Event] = set()
@@ -149,6 +151,9 @@ class Engine:
         if first.take(w):
             return
         if prio == 0 and first.preemptive and self._preempt(first, w):
+            return
+        if prio == 0 and first.urgent_takes_other and first.pause_interruption():
+            first.take(w)
             return
         w.enqueue(first)
         env = self.env
@@ -204,6 +209,8 @@ class Engine:
         resumed = self.remaining.pop((rid, stage), None) if self.remaining else None
         if resumed is not None:
             dur, offset = resumed
+            since = self.paused_at.pop((rid, stage), now)
+            self.paused[rid] += now - since
             if offset > 0:  # was preempted before reaching the milestone
                 milestone = now + c + offset
                 if milestone <= self.horizon:
@@ -225,13 +232,22 @@ class Engine:
             dur = c + self.plan_dur[rid]
         ev = Timeout(self.env, dur, rid)
         ev.callbacks.append(self._done[stage])
-        if pool.preemptive:
+        if pool.running is not None:
             pool.track(rid, Running(ev, stage, now, now + dur, w, milestone))
 
     # -- preemption (optional, per pool) ----------------------------------------------------
     def _preempt(self, pool: Pool, w: Wait) -> bool:
         """Interrupt the most recently started normal-priority job, if any, for ``w``."""
-        vrid = pool.latest_normal_job()
+        if not self.suspend(pool, True):
+            return False
+        self.start_job(pool, w)
+        return True
+
+    def suspend(self, pool: Pool, normal_only: bool) -> bool:
+        """Set aside the most recently started job at ``pool`` (normal-priority only if
+        asked): it waits first in its class there with its remaining work, and its pause
+        is recorded.  The pool counts its person as free; False if there is no such job."""
+        vrid = pool.latest_job(normal_only)
         if vrid is None:
             return False
         victim = pool.untrack(vrid)
@@ -244,10 +260,10 @@ class Engine:
             offset = victim.milestone - now
             (self.responded if vstage == RESPOND else self.onsite)[vrid] = NAN
         self.remaining[(vrid, vstage)] = (victim.end - now, offset)
+        self.paused_at[(vrid, vstage)] = now
         again = Wait(vrid, vstage, victim.wait.prio, victim.wait.tiers)
         again.next_tier = len(victim.wait.tiers)  # stays with this pool
         again.enqueue(pool, first=True)
-        self.start_job(pool, w)
         return True
 
     def _finish_job(self, ev: Event, stage: int) -> int | None:
@@ -257,7 +273,7 @@ class Engine:
             return None
         rid: int = ev._value
         pool = self.pools[self.served_by[stage][rid]]
-        if pool.preemptive:
+        if pool.running is not None:
             pool.untrack(rid)
         pool.release()
         return rid
@@ -316,4 +332,5 @@ class Engine:
             **{s.pool_column: np.array(self.served_by[_index(s.engine_index)], dtype=np.int32)
                for s in QUEUED_STAGES},
             "escalated": np.array(self.escalated, dtype=np.int8),
+            "paused_min": np.array(self.paused),
         }

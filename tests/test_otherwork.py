@@ -59,8 +59,8 @@ def test_preempting_other_work_reproduces_preemptive_priority_mmc(
     req = req[req["created_min"] <= sc.run.horizon_min - 1440.0]  # a day to finish
     sojourn = req["finished_min"] - req["created_min"]
     assert sojourn.notna().all()
-    per_rep = (pd.DataFrame({"replication": req["replication"], "T": sojourn})
-               .dropna().groupby("replication", as_index=False)["T"].mean())
+    per_rep = pd.DataFrame({"replication": req["replication"], "T": sojourn})
+    per_rep = per_rep.groupby("replication", as_index=False).agg(T=("T", "mean"))
     lam_hi, lam_lo = rho_hi * servers / mean, rho_lo * servers / mean  # per minute
     exact_t = preemptive_low_mean_response(servers, lam_hi, lam_lo, mean)
     if servers == 1:  # the textbook form, as a check on the closed form itself

@@ -9,9 +9,10 @@ All of it is opt-in per staff pool (:class:`sim.config.StaffPool` ``blocks``,
   run day ``d`` when ``u[j, d] < absence_prob``, with ``u`` drawn once from the pool's own
   stream ``absence/<pool>``.  Row ``j`` does not depend on the headcount, so adding a
   person never changes who else is away (common random numbers across staffing levels);
-* :class:`InterruptionStream` -- Poisson arrivals of interruptions at one pool, from its
-  own stream ``interruptions/<pool>``, with a rate per person on duty (or per pool) that
-  follows the headcount present (thinning), handed to :meth:`sim.staff.Pool.interrupt`.
+* :class:`InterruptionStream` -- Poisson arrivals of interruptions at one pool, one
+  stream ``interruptions/<pool>/<j>`` per person slot ``j`` (live while ``j + 1`` people
+  are present), or ``interruptions/<pool>`` for a rate per pool, handed to
+  :meth:`sim.staff.Pool.interrupt`.
 
 No other stream is touched, so switching other work on or off at one pool leaves the
 arrivals, handling times and every other pool's draws unchanged.
@@ -90,37 +91,35 @@ class Absence:
 class InterruptionStream:
     """Poisson interruptions at one pool, handed to :meth:`Pool.interrupt`.
 
-    With ``per: person`` candidates arrive at ``rate x largest headcount`` and each is kept
-    with probability ``present / largest headcount`` (thinning), so the rate follows the
-    people on duty; with ``per: pool`` the rate is the pool's while anyone is on duty.
+    With ``per: person`` there is one stream per person slot ``j`` (its own generator),
+    live while at least ``j + 1`` people are present, so the pool's rate follows the
+    people on duty and one more person adds a stream without moving the others; with
+    ``per: pool`` one stream runs while anyone is on duty.
     """
 
     def __init__(
-        self, env: simpy.Environment, pool: Pool, spec: Interruptions, slots: int,
+        self, env: simpy.Environment, pool: Pool, spec: Interruptions, slot: int,
         rng: np.random.Generator,
     ) -> None:
         self.env = env
         self.pool = pool
         self.spec = spec
-        self.slots = max(slots, 1)
-        per_min = spec.rate_per_hour / 60.0
-        self.bound = per_min * (self.slots if spec.per == "person" else 1)
+        self.slot = slot
+        self.rate = spec.rate_per_hour / 60.0
         self.rng = rng
         self.gaps: list[float] = []
-        self.keep: list[float] = []
         self.durs: list[float] = []
         self.i = 0
 
     def start(self) -> None:
-        """Schedule the first candidate arrival (nothing when the rate is 0)."""
-        if self.bound > 0:
+        """Schedule the first arrival (nothing when the rate is 0)."""
+        if self.rate > 0:
             self._next()
 
     def _next(self) -> None:
         if self.i >= len(self.gaps):
             rng = self.rng
-            self.gaps = rng.exponential(1.0 / self.bound, _BATCH).tolist()
-            self.keep = rng.random(_BATCH).tolist()
+            self.gaps = rng.exponential(1.0 / self.rate, _BATCH).tolist()
             self.durs = self.spec.duration.ppf(rng.random(_BATCH)).tolist()
             self.i = 0
         Timeout(self.env, self.gaps[self.i]).callbacks.append(self._arrive)
@@ -128,9 +127,7 @@ class InterruptionStream:
     def _arrive(self, _ev: Event) -> None:
         i = self.i
         self.i += 1
-        cap = self.pool.capacity
-        per_person = self.spec.per == "person"
-        if (self.keep[i] * self.slots < cap) if per_person else cap > 0:
+        if self.slot < self.pool.capacity:
             self.pool.interrupt(max(0.0, self.durs[i]))
         self._next()
 
@@ -161,7 +158,11 @@ def start_other_work(
         if spec.absence_prob > 0:
             absences[p.index] = Absence(spec.absence_prob, slots, run_days(axis, horizon_min),
                                         streams.get(f"absence/{p.name}"))
-        if spec.interruptions is not None:
-            InterruptionStream(env, p, spec.interruptions, slots,
-                               streams.get(f"interruptions/{p.name}")).start()
+        inter = spec.interruptions
+        if inter is not None and inter.per == "pool":
+            InterruptionStream(env, p, inter, 0, streams.get(f"interruptions/{p.name}")).start()
+        elif inter is not None:
+            for j in range(slots):
+                InterruptionStream(env, p, inter, j,
+                                   streams.get(f"interruptions/{p.name}/{j}")).start()
     return absences

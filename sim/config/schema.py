@@ -18,7 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sim.config import limits
-from sim.config.presets import community_presets
+from sim.config.presets import community_presets, other_work_presets
 from sim.distributions import Distribution, Fixed
 
 StaffKind = Literal["service_desk", "technician", "community_cadre", "party_instructor"]
@@ -489,10 +489,22 @@ class StaffPool(ScenarioModel):
         0.0, ge=0, le=1, description="probability a rostered person is away on a given "
         "day (drawn per day and person from the pool's own random stream)"
     )
+    other_work: Literal["none", "kind_preset"] = Field(
+        "none", description="kind_preset: blocks, interruptions and absence not given "
+        "here come from the staff kind's preset (sim/presets/other_work.yaml)"
+    )
     at_shift_end: Literal["finish", "hand_over"] = Field(
         "finish", description="finish: a person finishes the job in hand (overtime); "
         "hand_over: the job pauses and the next person on duty resumes it"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _kind_preset(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("other_work") == "kind_preset":
+            preset = other_work_presets().get(str(data.get("kind")), {})
+            data = {**copy.deepcopy(preset), **data}
+        return data
 
     @property
     def has_other_work(self) -> bool:

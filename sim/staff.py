@@ -356,9 +356,15 @@ class Pool:
             self.start_job(self, job)
 
     def _hand_over(self, n: int) -> None:
-        """Shift end, ``hand_over``: up to ``n`` people set their request aside and leave."""
-        while n > 0 and self.busy > 0 and self.suspend(self, False):
-            self.busy -= 1
+        """Shift end, ``hand_over``: up to ``n`` people set their job aside and leave
+        (requests first, then interruptions, which wait first in line)."""
+        while n > 0:
+            if self.busy > 0 and self.suspend(self, False):
+                self.busy -= 1
+            elif self.ints:
+                self._set_aside_interruption()
+            else:
+                break
             n -= 1
             if self._drops:
                 self._drops.pop()
@@ -399,13 +405,16 @@ class Pool:
         the pool's rule forbids it."""
         if not self.urgent_takes_other or not self.ints or self.busy > self.limit:
             return False
+        self._set_aside_interruption()
+        return True
+
+    def _set_aside_interruption(self) -> None:
         ev = next(reversed(self.ints))
         end = self.ints.pop(ev)
         self.int_queue.appendleft(max(0.0, end - self.env.now))
         self.other -= 1
         self.int_running -= 1
         self._relimit()
-        return True
 
     # -- preemptive pools ---------------------------------------------------------------
     def track(self, rid: int, job: Running) -> None:

@@ -99,3 +99,44 @@ def test_quanxueli_cadres_work_only_rostered_hours_with_hand_over() -> None:
     assert off.any() and handed.loc[off, "busy_min"].sum() == 0.0
     assert np.all(handed["busy_min"] <= handed["rostered_min"] + 1e-9)
     assert (res.requests["paused_min"] > 0).any()
+
+
+def test_hand_over_sets_an_interruption_aside_too() -> None:
+    import simpy
+
+    from sim.config import StaffPool
+    from sim.staff import Pool
+    spec = StaffPool.model_validate({
+        "name": "c", "kind": "community_cadre", "at_shift_end": "hand_over",
+        "shifts": [{"start_hour": 9, "end_hour": 17, "headcount": 1}],
+        "interruptions": {"rate_per_hour": 1, "duration": {"dist": "fixed", "value_min": 30}},
+    })
+    env = simpy.Environment()
+    pool = Pool(env, 0, "c", spec)
+    pool.set_capacity(1, 0.0)
+    pool.interrupt(30.0)
+    env.run(until=10.0)
+    pool.set_capacity(0, 0.0)  # the shift ends 20 minutes before the interruption would
+    assert (pool.other, list(pool.int_queue), pool.overtime_min) == (0, [20.0], 0.0)
+    env.run(until=100.0)
+    pool.set_capacity(1, 0.0)  # next person on duty resumes it
+    assert pool.other == 1
+    env.run(until=120.0 - 1e-9)
+    assert pool.other == 1
+    env.run(until=120.0 + 1e-9)
+    assert pool.other == 0 and pool.overtime_min == 0.0
+    other_work_hours = pool.levels()[:, [0, 4]]
+    assert other_work_hours[(other_work_hours[:, 0] > 10) & (other_work_hours[:, 0] < 100),
+                            1].sum() == 0.0
+
+
+def test_quanxueli_other_work_plans_stay_within_rostered_hours() -> None:
+    raw = yaml.safe_load((ROOT / "scenarios" / "quanxueli_other_work.yaml")
+                         .read_text(encoding="utf-8"))
+    raw["run"] = {**raw["run"], "horizon_days": 14, "replications": 1}
+    res = simulate(scenario_from_dict(raw, "<t>"), seed=2)
+    plans = res.load[res.load["kind"].isin(["community_cadre", "party_instructor"])]
+    off = plans[plans["rostered_min"] == 0]
+    assert (off["busy_min"] + off["other_min"]).sum() == 0.0
+    assert plans["overtime_min"].sum() == 0.0
+    assert plans["busy_min"].sum() > 0 and plans["other_min"].sum() > 0

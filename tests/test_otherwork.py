@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import simpy
 import yaml
+from helpers import run, table, tiny_dict
 
 from sim.config import scenario_from_dict
 from sim.experiment import replicate, summarise
@@ -19,7 +20,6 @@ from sim.otherwork import Absence, block_step
 from sim.queueing import preemptive_low_mean_response
 from sim.staff import Pool, Wait
 from sim.validation import mmc_dict
-from tests.helpers import run, table, tiny_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -242,8 +242,8 @@ def test_utilisation_splits_rostered_time_into_requests_other_work_and_idle() ->
 
 # --------------------------------------------------------------------------- the preset
 def _lean_other_work(desk_day: int) -> dict[str, Any]:
-    raw = yaml.safe_load((ROOT / "scenarios" / "quanxueli_other_work.yaml")
-                         .read_text(encoding="utf-8"))
+    raw: dict[str, Any] = yaml.safe_load((ROOT / "scenarios" / "quanxueli_other_work.yaml")
+                                         .read_text(encoding="utf-8"))
     raw["run"] = {**raw["run"], "horizon_days": 7, "warmup_days": 0, "replications": 4}
     for s in raw["staff"]:
         if s["name"] == "desk":

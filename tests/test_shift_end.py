@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
+from helpers import run, table, tiny, tiny_dict
 
 from sim.config import scenario_from_dict
 from sim.model import simulate
-from tests.helpers import run, table, tiny, tiny_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -118,10 +118,9 @@ class Engine:
         self.finished = [NAN] * n
         self.served_by = [[-1] * n, [-1] * n, [-1] * n]
         self.escalated = [0] * n
-        self.paused = [0.0] * n  # minutes a started job spent set aside
-        self.paused_at: dict[tuple[int, int], float] = {}
-        # preemptive-resume bookkeeping: (rid, stage) -> (remaining work, milestone offset)
-        self.remaining: dict[tuple[int, int], tuple[float, float]] = {}
+        # preemptive-resume bookkeeping:
+        # (rid, stage) -> (remaining work, milestone offset, when it was set aside)
+        self.remaining: dict[tuple[int, int], tuple[float, float, float]] = {}
         self.cancelled: set[Event] = set()
         self._done: tuple[Callable[[Event], None], ...] = (
             self._respond_done, self._onsite_done, self._plan_done,
@@ -208,9 +207,8 @@ class Engine:
         milestone = NEVER
         resumed = self.remaining.pop((rid, stage), None) if self.remaining else None
         if resumed is not None:
-            dur, offset = resumed
-            since = self.paused_at.pop((rid, stage), now)
-            self.paused[rid] += now - since
+            dur, offset, since = resumed
+            pool.paused[rid] = pool.paused.get(rid, 0.0) + now - since
             if offset > 0:  # was preempted before reaching the milestone
                 milestone = now + c + offset
                 if milestone <= self.horizon:
@@ -259,8 +257,7 @@ class Engine:
         if vstage != PLAN and victim.milestone > now:
             offset = victim.milestone - now
             (self.responded if vstage == RESPOND else self.onsite)[vrid] = NAN
-        self.remaining[(vrid, vstage)] = (victim.end - now, offset)
-        self.paused_at[(vrid, vstage)] = now
+        self.remaining[(vrid, vstage)] = (victim.end - now, offset, now)
         again = Wait(vrid, vstage, victim.wait.prio, victim.wait.tiers)
         again.next_tier = len(victim.wait.tiers)  # stays with this pool
         again.enqueue(pool, first=True)
@@ -323,6 +320,15 @@ class Engine:
         if at <= self.horizon:
             self.finished[rid] = at
 
+    def _paused_array(self) -> NDArray[np.float64]:
+        """Minutes each request's started jobs spent set aside (kept by the pools, so
+        that this hot class keeps its attribute count)."""
+        out = np.zeros(self.n)
+        for p in self.pools:
+            if p.paused:
+                out[list(p.paused)] += list(p.paused.values())
+        return out
+
     def outputs(self) -> dict[str, NDArray[np.generic]]:
         """The recorded milestones and serving pools as arrays."""
         times = {RESPOND: self.responded, ONSITE: self.onsite, PLAN: self.plan}
@@ -332,5 +338,5 @@ class Engine:
             **{s.pool_column: np.array(self.served_by[_index(s.engine_index)], dtype=np.int32)
                for s in QUEUED_STAGES},
             "escalated": np.array(self.escalated, dtype=np.int8),
-            "paused_min": np.array(self.paused),
+            "paused_min": self._paused_array(),
         }

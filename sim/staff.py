@@ -155,6 +155,7 @@ class Pool:
         "other",
         "overtime_jobs",
         "overtime_min",
+        "paused",
         "preemptive",
         "queue",
         "running",
@@ -210,6 +211,8 @@ class Pool:
         self.int_running = 0
         self.int_queue: deque[float] = deque()
         self.ints: dict[Event, float] = {}  # running interruption -> its end
+        # request id -> minutes its jobs here spent set aside (filled by the lifecycle)
+        self.paused: dict[int, float] = {}
 
     def bind(
         self, start_job: Callable[[Pool, Wait], None],

@@ -130,12 +130,13 @@ class Pool:
         Called as ``start_job(pool, job)`` whenever a person takes a job; the lifecycle
         schedules the job's end and calls :meth:`release` then.  May be bound later.
 
-    The level log has rows ``(time, busy, waiting, capacity, other)``.
+    :meth:`levels` gives rows ``(time, busy, waiting, capacity, other)``.
     """
 
     __slots__ = (
         "_drops",
         "_log",
+        "_olog",
         "_seq",
         "block_in",
         "block_want",
@@ -190,8 +191,10 @@ class Pool:
         self._drops: deque[float] = deque()
         self.overtime_min = 0.0
         self.overtime_jobs = 0
-        # level log: (time, busy, waiting, capacity, other) after every change
-        self._log = array("d", (0.0, 0.0, 0.0, 0.0, 0.0))
+        # level log: (time, busy, waiting, capacity) after every change; other work has
+        # its own log, (time, other), written only when it changes
+        self._log = array("d", (0.0, 0.0, 0.0, 0.0))
+        self._olog = array("d", (0.0, 0.0))
         self.start_job: Callable[[Pool, Wait], None] = start_job or _unbound
         # suspend(pool, normal_only): set aside the latest started request job (lifecycle)
         self.suspend: Callable[[Pool, bool], bool] = _no_suspend
@@ -226,11 +229,22 @@ class Pool:
 
     # -- monitoring -------------------------------------------------------------------
     def _record(self) -> None:
-        self._log.extend((self.env.now, self.busy, self.waiting, self.capacity, self.other))
+        self._log.extend((self.env.now, self.busy, self.waiting, self.capacity))
+
+    def _other(self, delta: int) -> None:
+        self.other += delta
+        self._olog.extend((self.env.now, self.other))
 
     def levels(self) -> NDArray[np.float64]:
         """The level log: rows ``(time, busy, waiting, capacity, other)``, one per change."""
-        return np.frombuffer(self._log, dtype=np.float64).reshape(-1, 5)
+        main = np.frombuffer(self._log, dtype=np.float64).reshape(-1, 4)
+        oth = np.frombuffer(self._olog, dtype=np.float64).reshape(-1, 2)
+        if len(oth) == 1:  # no other work: the common case
+            return np.column_stack([main, np.zeros(len(main))])
+        t = np.sort(np.concatenate([main[:, 0], oth[:, 0]]), kind="stable")
+        im = np.searchsorted(main[:, 0], t, side="right") - 1
+        io = np.searchsorted(oth[:, 0], t, side="right") - 1
+        return np.column_stack([t, main[im, 1:], oth[io, 1]])
 
     # -- work ---------------------------------------------------------------------------
     def take(self, job: Wait) -> bool:
@@ -250,7 +264,7 @@ class Pool:
         """Count ``job`` as waiting here and queue it (lower ``prio`` first, FIFO within a
         class; ``first`` puts it ahead of its class)."""
         self.waiting += 1
-        self._log.extend((self.env.now, self.busy, self.waiting, self.capacity, self.other))
+        self._log.extend((self.env.now, self.busy, self.waiting, self.capacity))
         self._seq += 1
         heappush(self.queue, (prio, -self._seq if first else self._seq, job))
 
@@ -292,7 +306,7 @@ class Pool:
             return
         if self.block_in < min(self.block_want, self.capacity):
             self.block_in += 1
-            self.other += 1
+            self._other(1)
             self._relimit()
             self._record()
             return
@@ -330,7 +344,7 @@ class Pool:
         self.block_want = blocked
         eff = min(blocked, headcount)
         if self.block_in > eff:  # a block ended: its people come back
-            self.other -= self.block_in - eff
+            self._other(eff - self.block_in)
             self.block_in = eff
         self._relimit()
         excess = max(0, self.busy + self.other - headcount)
@@ -345,7 +359,7 @@ class Pool:
         if idle > 0 and self.block_in < eff:
             k = min(idle, eff - self.block_in)
             self.block_in += k
-            self.other += k
+            self._other(k)
         self._record()
         while self.int_queue and self.busy + self.other < self.capacity:
             self._start_interruption(self.int_queue.popleft())
@@ -387,7 +401,7 @@ class Pool:
         self._record()
 
     def _start_interruption(self, duration: float) -> None:
-        self.other += 1
+        self._other(1)
         self.int_running += 1
         self._relimit()
         ev = Timeout(self.env, duration)
@@ -397,7 +411,7 @@ class Pool:
     def _interruption_done(self, ev: Event) -> None:
         if self.ints.pop(ev, None) is None:  # set aside for an urgent request
             return
-        self.other -= 1
+        self._other(-1)
         self.int_running -= 1
         self._relimit()
         self._free()
@@ -415,7 +429,7 @@ class Pool:
         ev = next(reversed(self.ints))
         end = self.ints.pop(ev)
         self.int_queue.appendleft(max(0.0, end - self.env.now))
-        self.other -= 1
+        self._other(-1)
         self.int_running -= 1
         self._relimit()
 

@@ -47,7 +47,9 @@ FIGURE_CAPTIONS = {
     "compliance_by_category": "Share meeting each target by request category.",
     "utilisation": "Share of the rostered staff busy, per staff pool and hour of day. Grey: "
     "off duty (nobody rostered at that hour), even if someone finished a job late. Below, "
-    "when the run records it: overtime, the staff-minutes worked after a shift ended.",
+    "when the run records it: the share on other work (meetings, patrols, interruptions; "
+    "idle is what requests and other work leave) and overtime, the staff-minutes worked "
+    "after a shift ended.",
     "backlog": "Requests waiting for each kind of staff over the simulated time (mean over "
     "replications). Growth from week to week means the staffing cannot keep up.",
 }

@@ -121,7 +121,7 @@ class Engine:
         self.env = env
         self.pools = pools
         for p in pools:  # each pool hands the jobs its people take to this engine
-            p.bind(self.start_job)
+            p.bind(self.start_job, self.suspend)
         self.n = n
         self.horizon = horizon_min
         self.routes = routes
@@ -153,8 +153,9 @@ class Engine:
         self.plan_owed = [NAN] * n
         self.wait_end = [NAN] * n  # when the outside party is done
         self.dropped: set[int] = set()  # plans started for requests already finished
-        # preemptive-resume bookkeeping: (rid, stage) -> (remaining work, milestone offset)
-        self.remaining: dict[tuple[int, int], tuple[float, float]] = {}
+        # preemptive-resume bookkeeping:
+        # (rid, stage) -> (remaining work, milestone offset, when it was set aside)
+        self.remaining: dict[tuple[int, int], tuple[float, float, float]] = {}
         self.cancelled: set[Event] = set()
         self._done: tuple[Callable[[Event], None], ...] = (
             self._respond_done, self._onsite_done, self._plan_done,
@@ -200,6 +201,9 @@ class Engine:
         if first.take(w):
             return
         if prio == 0 and first.preemptive and self._preempt(first, w):
+            return
+        if prio == 0 and first.urgent_takes_other and first.pause_interruption():
+            first.take(w)
             return
         w.enqueue(first)
         env = self.env
@@ -254,7 +258,8 @@ class Engine:
         milestone = NEVER
         resumed = self.remaining.pop((rid, stage), None) if self.remaining else None
         if resumed is not None:
-            dur, offset = resumed
+            dur, offset, since = resumed
+            pool.paused[rid] = pool.paused.get(rid, 0.0) + now - since
             if offset > 0:  # was preempted before reaching the milestone
                 milestone = now + c + offset
                 if milestone <= self.horizon:
@@ -279,13 +284,22 @@ class Engine:
                 self.dropped.add(rid)
         ev = Timeout(self.env, dur, rid)
         ev.callbacks.append(self._done[stage])
-        if pool.preemptive:
+        if pool.running is not None:
             pool.track(rid, Running(ev, stage, now, now + dur, w, milestone))
 
     # -- preemption (optional, per pool) ----------------------------------------------------
     def _preempt(self, pool: Pool, w: Wait) -> bool:
         """Interrupt the most recently started normal-priority job, if any, for ``w``."""
-        vrid = pool.latest_normal_job()
+        if not self.suspend(pool, True):
+            return False
+        self.start_job(pool, w)
+        return True
+
+    def suspend(self, pool: Pool, normal_only: bool) -> bool:
+        """Set aside the most recently started job at ``pool`` (normal-priority only if
+        asked): it waits first in its class there with its remaining work, and its pause
+        is recorded.  The pool counts its person as free; False if there is no such job."""
+        vrid = pool.latest_job(normal_only)
         if vrid is None:
             return False
         victim = pool.untrack(vrid)
@@ -297,11 +311,10 @@ class Engine:
         if vstage != PLAN and victim.milestone > now:
             offset = victim.milestone - now
             (self.responded if vstage == RESPOND else self.onsite)[vrid] = NAN
-        self.remaining[(vrid, vstage)] = (victim.end - now, offset)
+        self.remaining[(vrid, vstage)] = (victim.end - now, offset, now)
         again = Wait(vrid, vstage, victim.wait.prio, victim.wait.tiers)
         again.next_tier = len(victim.wait.tiers)  # stays with this pool
         again.enqueue(pool, first=True)
-        self.start_job(pool, w)
         return True
 
     def _finish_job(self, ev: Event, stage: int) -> int | None:
@@ -311,7 +324,7 @@ class Engine:
             return None
         rid: int = ev._value
         pool = self.pools[self.served_by[stage][rid]]
-        if pool.preemptive:
+        if pool.running is not None:
             pool.untrack(rid)
         pool.release()
         return rid
@@ -371,6 +384,15 @@ class Engine:
         if at <= self.horizon:
             self.finished[rid] = at
 
+    def _paused_array(self) -> NDArray[np.float64]:
+        """Minutes each request's started jobs spent set aside (kept by the pools, so
+        that this hot class keeps its attribute count)."""
+        out = np.zeros(self.n)
+        for p in self.pools:
+            if p.paused:
+                out[list(p.paused)] += list(p.paused.values())
+        return out
+
     def outputs(self) -> dict[str, NDArray[np.generic]]:
         """The recorded milestones and serving pools as arrays."""
         times = {RESPOND: self.responded, ONSITE: self.onsite, PLAN: self.plan}
@@ -381,4 +403,5 @@ class Engine:
                for s in QUEUED_STAGES},
             "escalated": np.array(self.escalated, dtype=np.int8),
             "plan_owed_min": np.array(self.plan_owed),
+            "paused_min": self._paused_array(),
         }

@@ -17,6 +17,7 @@ from simpy.events import Event, Timeout
 from sim.arrivals import RequestTable, generate
 from sim.config import SCOPES, Community, Scenario
 from sim.lifecycle import Engine, PlanTrack
+from sim.otherwork import Absence, block_step, run_day, start_other_work
 from sim.records import SimulationResult, build_result
 from sim.rng import Streams
 from sim.sla import clock_start, deadlines
@@ -28,27 +29,52 @@ from sim.timeaxis import WeekAxis, WeekStep
 __all__ = ["pool_instances", "run_requests", "simulate"]
 
 
-class _ShiftDriver:
-    """Applies every pool's weekly staffing step function as the clock runs."""
+_Change = tuple[Staffing, int, list[Pool]]
 
-    def __init__(self, env: simpy.Environment, pools: list[Pool], axis: WeekAxis) -> None:
+
+def _with_blocks(
+    staffing: WeekStep[Staffing], blocks: WeekStep[int], absence: bool
+) -> WeekStep[tuple[Staffing, int]]:
+    """Staffing and block headcount together; with absence, a step at every midnight too
+    (who is away is drawn per day)."""
+    cuts = set(staffing.starts) | set(blocks.starts)
+    if absence:
+        cuts |= {d * 1440.0 for d in range(7)}
+    starts = sorted(cuts)
+    return WeekStep(tuple(starts), tuple((staffing.at(t), blocks.at(t)) for t in starts))
+
+
+class _ShiftDriver:
+    """Applies every pool's weekly staffing step function (and its scheduled blocks and
+    daily absence, where it has other work) as the clock runs."""
+
+    def __init__(
+        self, env: simpy.Environment, pools: list[Pool], axis: WeekAxis,
+        absences: dict[int, Absence] | None = None,
+    ) -> None:
         self.env = env
         self.axis = axis
-        by_spec: dict[int, tuple[WeekStep[Staffing], list[Pool]]] = {}
+        self.absences = absences or {}
+        by_spec: dict[int, tuple[WeekStep[tuple[Staffing, int]], list[Pool]]] = {}
         for p in pools:
             key = id(p.spec)
             if key not in by_spec:
-                by_spec[key] = (shift_step(p.spec), [])
+                step = shift_step(p.spec)
+                if p.spec.blocks or p.spec.absence_prob > 0:
+                    both = _with_blocks(step, block_step(p.spec), p.spec.absence_prob > 0)
+                else:
+                    both = WeekStep(step.starts, tuple((v, 0) for v in step.values))
+                by_spec[key] = (both, [])
             by_spec[key][1].append(p)
-        self.changes: dict[float, list[tuple[Staffing, list[Pool]]]] = {}
+        self.changes: dict[float, list[_Change]] = {}
         start = axis.week_minute(0.0)
-        for step, group in by_spec.values():
-            cur = step.at(start)  # initial state: the step in force at the start
+        for wstep, group in by_spec.values():
+            cur, blocked = wstep.at(start)  # initial state: the step in force at the start
             for p in group:
-                p.set_capacity(cur.headcount, cur.callout_min)
-            if len(step.starts) > 1:
-                for at, value in zip(step.starts, step.values, strict=True):
-                    self.changes.setdefault(at, []).append((value, group))
+                self._apply(p, cur, blocked)
+            if len(wstep.starts) > 1:
+                for at, (value, b) in zip(wstep.starts, wstep.values, strict=True):
+                    self.changes.setdefault(at, []).append((value, b, group))
         self.times = sorted(self.changes)
         self.week = 0
         self.i = 0
@@ -68,10 +94,20 @@ class _ShiftDriver:
         at = self.axis.at(self.week, self.times[self.i])
         Timeout(self.env, max(0.0, at - self.env.now)).callbacks.append(self._fire)
 
+    def _apply(self, p: Pool, staffing: Staffing, blocked: int) -> None:
+        absence = self.absences.get(p.index) if self.absences else None
+        head = staffing.headcount
+        if absence is not None:
+            head = absence.present(head, run_day(self.axis, self.env.now))
+        if blocked:
+            p.set_capacity(head, staffing.callout_min, blocked)
+        else:
+            p.set_capacity(head, staffing.callout_min)
+
     def _fire(self, _ev: Event) -> None:
-        for staffing, group in self.changes[self.times[self.i]]:
+        for staffing, blocked, group in self.changes[self.times[self.i]]:
             for p in group:
-                p.set_capacity(staffing.headcount, staffing.callout_min)
+                self._apply(p, staffing, blocked)
         self.i += 1
         self._schedule()
 
@@ -184,9 +220,11 @@ def run_requests(
     seed: int = 0,
     replication: int = 0,
 ) -> SimulationResult:
-    """Run a given table of requests through the scenario's staff (no randomness here).
+    """Run a given table of requests through the scenario's staff.
 
     :func:`simulate` draws the table; tests hand-craft one to check exact event timings.
+    The only draws here are the other work of pools that have it (:mod:`sim.otherwork`),
+    each from the pool's own named streams of ``seed``/``replication``.
     """
     env = simpy.Environment()
 
@@ -225,7 +263,12 @@ def run_requests(
         scenario.escalation.handoff,
         _plan_track(scenario, req),
     )
-    _ShiftDriver(env, pools, WeekAxis.from_run(scenario.run)).start()
+    axis = WeekAxis.from_run(scenario.run)
+    absences: dict[int, Absence] = {}
+    if any(p.spec.has_other_work for p in pools):
+        absences = start_other_work(env, pools, Streams(seed, replication), axis,
+                                    scenario.run.horizon_min)
+    _ShiftDriver(env, pools, axis, absences).start()
     engine.start()
     env.run(until=scenario.run.horizon_min)
     return build_result(scenario, seed, replication, communities, req, engine.outputs(), pools)

@@ -42,3 +42,19 @@ def mmc_mean_wait(servers: int, arrival_rate: float, mean_service: float) -> flo
 def mmc_mean_in_system(servers: int, arrival_rate: float, mean_service: float) -> float:
     """Mean number in system L = lambda * (Wq + 1/mu) (Little's law)."""
     return arrival_rate * (mmc_mean_wait(servers, arrival_rate, mean_service) + mean_service)
+
+
+def preemptive_low_mean_response(
+    servers: int, high_rate: float, low_rate: float, mean_service: float
+) -> float:
+    """Mean time in system of the low class of a two-class preemptive-resume M/M/c queue
+    with equal exponential service rates.
+
+    Both classes together form an M/M/c queue, and the high class alone is one (it never
+    sees the low class), so the low class holds ``L(M/M/c, both) - L(M/M/c, high)`` on
+    average; Little's law gives its mean time in system.  For one server this is
+    ``(1/mu) / ((1 - rho1)(1 - rho1 - rho2))`` (Kleinrock; Harchol-Balter ch. 32).
+    """
+    both = mmc_mean_in_system(servers, high_rate + low_rate, mean_service)
+    high = mmc_mean_in_system(servers, high_rate, mean_service)
+    return (both - high) / low_rate

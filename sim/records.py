@@ -22,15 +22,17 @@ REQUEST_COLUMNS = (
     "replication", "community", "community_type", "street", "category", "channel",
     "priority", "complex", "outside_wait", "raised_min", "created_min", "responded_min",
     "onsite_min", "plan_min", "finished_min", "hour", "weekday", "respond_pool",
-    "onsite_pool", "plan_pool", "escalated", "in_transit", "plan_owed_min", "stream_copy",
-    "stream_index",
+    "onsite_pool", "plan_pool", "escalated", "in_transit", "plan_owed_min", "paused_min",
+    "stream_copy", "stream_index",
 )
 """Columns of :attr:`SimulationResult.requests`, in order (``in_transit``: raised before
 the horizon, not yet transferred to the community at it; ``plan_owed_min``: when a routine
 request entered the plan track by overrunning its finish target, NaN otherwise)."""
 
 
-LOAD_MEASURES = ("busy_min", "on_duty_min", "queue_min", "rostered_min", "overtime_min")
+LOAD_MEASURES = (
+    "busy_min", "on_duty_min", "queue_min", "rostered_min", "overtime_min", "other_min",
+)
 """Time-integral columns of :attr:`SimulationResult.load`, per pool and hour of day."""
 
 
@@ -78,6 +80,7 @@ def requests_frame(
             "escalated": out["escalated"],
             "in_transit": req.created_min >= scenario.run.horizon_min,
             "plan_owed_min": out["plan_owed_min"],
+            "paused_min": out["paused_min"],
             "stream_copy": req.stream_copy,
             "stream_index": req.stream_index,
         }
@@ -99,10 +102,12 @@ def load_frames(scenario: Scenario, pools: list[Pool]) -> tuple[pd.DataFrame, pd
     """Time-weighted load per pool x hour of day, and per kind x simulated hour.
 
     The load frame's minutes are time-integrals over the hours after warm-up:
-    ``busy_min`` (people working), ``on_duty_min`` (rostered or still working,
-    max(capacity, busy)), ``queue_min`` (requests waiting), ``rostered_min`` (the shift
-    headcount, capacity) and ``overtime_min`` (people finishing a job after their shift
-    ended, max(busy - capacity, 0)); ``on_duty_min = rostered_min + overtime_min``.
+    ``busy_min`` (people working on requests), ``other_min`` (people on other work:
+    blocks and interruptions), ``on_duty_min`` (rostered or still working,
+    max(capacity, busy + other)), ``queue_min`` (requests waiting), ``rostered_min`` (the
+    shift headcount present, capacity: absent people are not counted) and
+    ``overtime_min`` (people finishing a job after their shift ended,
+    max(busy + other - capacity, 0)); ``on_duty_min = rostered_min + overtime_min``.
     """
     run = scenario.run
     horizon = run.horizon_min
@@ -116,13 +121,15 @@ def load_frames(scenario: Scenario, pools: list[Pool]) -> tuple[pd.DataFrame, pd
     sums = np.empty((len(pools), len(LOAD_MEASURES), 24))
     for i, p in enumerate(pools):
         log = p.levels()
-        t, busy, waiting, cap = log[:, 0], log[:, 1], log[:, 2], log[:, 3]
+        t, busy, waiting, cap, other = log[:, 0], log[:, 1], log[:, 2], log[:, 3], log[:, 4]
+        working = busy + other
         per_hour = np.stack([
             _areas(t, busy, edges),
-            _areas(t, np.maximum(cap, busy), edges),
+            _areas(t, np.maximum(cap, working), edges),
             _areas(t, waiting, edges),
             _areas(t, cap, edges),
-            _areas(t, np.maximum(busy - cap, 0.0), edges),
+            _areas(t, np.maximum(working - cap, 0.0), edges),
+            _areas(t, other, edges),
         ])
         acc = kinds.setdefault(p.kind, np.zeros((3, n_hours)))
         acc += per_hour[:3]

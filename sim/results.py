@@ -372,6 +372,10 @@ class ExperimentResult:
           rostered.  Runs saved without ``rostered_min``/``overtime_min`` fall back to
           busy minutes over on-duty minutes (on-duty counting people finishing a job
           after their shift).
+        * ``other_work`` -- share of the staff rostered on work that is not requests
+          (scheduled blocks, interruptions: ``other_min / rostered_min``), and ``idle``
+          -- the rest, ``1 - utilisation - other_work`` (both only for runs that record
+          ``other_min``), so requests / other work / idle add up to the rostered time;
         * ``overtime`` -- mean number of staff still busy after their shift ended
           (``overtime_min / observed_min``; NaN for runs saved without it);
         * ``queue_length`` -- mean requests waiting for the pool;
@@ -385,6 +389,8 @@ class ExperimentResult:
         rostered = {"rostered_min", "overtime_min"} <= set(load.columns)
         sums = ["busy_min", "on_duty_min", "queue_min", "observed_min"]
         sums += ["rostered_min", "overtime_min"] if rostered else []
+        other = rostered and "other_min" in load.columns
+        sums += ["other_min"] if other else []
         whole = load.groupby(["replication", "pool", "kind", "scope"], observed=True)[
             sums].sum().reset_index()
         whole["hour"] = "all"
@@ -395,6 +401,12 @@ class ExperimentResult:
                 both["utilisation"] = np.where(both["rostered_min"] > 0,
                                                work / both["rostered_min"], np.nan)
                 both["overtime"] = both["overtime_min"] / both["observed_min"]
+                if other:
+                    both["other_work"] = np.where(both["rostered_min"] > 0, np.minimum(
+                        both["other_min"], both["rostered_min"]) / both["rostered_min"],
+                        np.nan)
+                    both["idle"] = (1.0 - both["utilisation"] - both["other_work"]).clip(
+                        lower=0.0)
             else:
                 both["utilisation"] = np.where(both["on_duty_min"] > 0,
                                                both["busy_min"] / both["on_duty_min"], np.nan)
@@ -404,7 +416,9 @@ class ExperimentResult:
         keys = ["pool", "kind", "scope", "hour"]
         index = both[keys].drop_duplicates().set_index(keys).index
         parts = []
-        for metric in ("utilisation", "overtime", "queue_length", "on_duty"):
+        metrics = ["utilisation", "overtime", "queue_length", "on_duty"]
+        metrics += ["other_work", "idle"] if other else []
+        for metric in metrics:
             s = summarise(both.dropna(subset=[metric]), keys, metric, level)
             s = s.drop(columns=["replications"]).rename(columns={
                 "mean": metric, "halfwidth": f"{metric}_halfwidth",

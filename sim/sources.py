@@ -45,7 +45,7 @@ Number = float | tuple[float, ...]
 Pair = tuple[float, float]
 
 SOURCES_FILE = "sources.yaml"
-PRESET_FILES = ("community_types.yaml", "categories.yaml")
+PRESET_FILES = ("community_types.yaml", "categories.yaml", "other_work.yaml")
 MIN_REASONING_CHARS = 20
 _QUOTED = re.compile(r"「([^」]*)」")
 _FIELDS: dict[Kind, frozenset[str]] = {

@@ -11,9 +11,17 @@ or :meth:`~Pool.release` a person; it never changes the counts itself.
 A :class:`Wait` is one request waiting for one stage, possibly queued at several pools
 (tiers) at once; the request lifecycle (:mod:`sim.lifecycle`) decides what it means.
 
-Shift ends never interrupt work: a person still busy when capacity drops finishes the job,
-then leaves, and the overtime is recorded.  Queued work waits for the next person on duty.
-The weekly staffing itself is computed in :mod:`sim.staffing`.
+At a shift end (``at_shift_end``) a person still busy when capacity drops either finishes
+the job, then leaves, and the overtime is recorded (``finish``), or sets it aside: the job
+is queued ahead of its class with its remaining work and the next person on duty resumes
+it (``hand_over``; no overtime).  Queued work waits for the next person on duty.  The
+weekly staffing itself is computed in :mod:`sim.staffing`.
+
+Other work (:mod:`sim.otherwork`) is state of the pool too: ``other`` people are on it,
+``block_in`` of them in a scheduled block (which wants ``block_want``; a person busy on a
+request when a block starts joins it when done) and ``int_running`` on interruptions
+(waiting interruptions are taken before waiting requests).  ``limit`` is how many people
+may be on requests; it equals ``capacity`` for a pool without other work.
 """
 
 from __future__ import annotations
@@ -27,7 +35,7 @@ from heapq import heappop, heappush
 import numpy as np
 import simpy
 from numpy.typing import NDArray
-from simpy.events import Timeout
+from simpy.events import Event, Timeout
 
 from sim.config import StaffPool
 from sim.staffing import Segment, weekly_cost, weekly_segments
@@ -105,6 +113,10 @@ def _unbound(pool: Pool, job: Wait) -> None:
     raise RuntimeError(f"pool {pool.name} has no lifecycle bound to start jobs")
 
 
+def _no_suspend(pool: Pool, normal_only: bool) -> bool:
+    return False
+
+
 class Pool:
     """Run-time state of one staff pool.
 
@@ -117,27 +129,42 @@ class Pool:
     start_job:
         Called as ``start_job(pool, job)`` whenever a person takes a job; the lifecycle
         schedules the job's end and calls :meth:`release` then.  May be bound later.
+
+    :meth:`levels` gives rows ``(time, busy, waiting, capacity, other)``.
     """
 
     __slots__ = (
         "_drops",
         "_log",
+        "_olog",
         "_seq",
+        "block_in",
+        "block_want",
         "busy",
         "callout",
         "capacity",
         "env",
+        "hand_over",
         "index",
+        "int_preempts",
+        "int_queue",
+        "int_running",
+        "ints",
         "kind",
+        "limit",
         "name",
+        "other",
         "overtime_jobs",
         "overtime_min",
+        "paused",
         "preemptive",
         "queue",
         "running",
         "scope",
         "spec",
         "start_job",
+        "suspend",
+        "urgent_takes_other",
         "waiting",
     )
 
@@ -164,29 +191,65 @@ class Pool:
         self._drops: deque[float] = deque()
         self.overtime_min = 0.0
         self.overtime_jobs = 0
-        # level log: (time, busy, waiting, capacity) after every change
+        # level log: (time, busy, waiting, capacity) after every change; other work has
+        # its own log, (time, other), written only when it changes
         self._log = array("d", (0.0, 0.0, 0.0, 0.0))
+        self._olog = array("d", (0.0, 0.0))
         self.start_job: Callable[[Pool, Wait], None] = start_job or _unbound
-        # jobs in progress, only tracked for preemptive pools: request id -> job
+        # suspend(pool, normal_only): set aside the latest started request job (lifecycle)
+        self.suspend: Callable[[Pool, bool], bool] = _no_suspend
         self.preemptive = spec.preemptive
-        self.running: dict[int, Running] | None = {} if spec.preemptive else None
+        self.hand_over = spec.at_shift_end == "hand_over"
+        inter = spec.interruptions
+        self.int_preempts = inter is not None and inter.preempts_requests
+        self.urgent_takes_other = inter is not None and inter.urgent_preempts
+        # jobs in progress, tracked only where they may be set aside: request id -> job
+        tracked = spec.preemptive or self.hand_over or self.int_preempts
+        self.running: dict[int, Running] | None = {} if tracked else None
+        # other work: people on it, the block's share, interruptions running and waiting
+        self.limit = 0
+        self.other = 0
+        self.block_want = 0
+        self.block_in = 0
+        self.int_running = 0
+        self.int_queue: deque[float] = deque()
+        self.ints: dict[Event, float] = {}  # running interruption -> its end
+        # request id -> minutes its jobs here spent set aside (filled by the lifecycle)
+        self.paused: dict[int, float] = {}
 
-    def bind(self, start_job: Callable[[Pool, Wait], None]) -> None:
-        """Hand the jobs this pool's people take to ``start_job`` (the lifecycle)."""
+    def bind(
+        self, start_job: Callable[[Pool, Wait], None],
+        suspend: Callable[[Pool, bool], bool] | None = None,
+    ) -> None:
+        """Hand the jobs this pool's people take to ``start_job`` (the lifecycle), and let
+        the pool set a job aside with ``suspend``."""
         self.start_job = start_job
+        if suspend is not None:
+            self.suspend = suspend
 
     # -- monitoring -------------------------------------------------------------------
     def _record(self) -> None:
         self._log.extend((self.env.now, self.busy, self.waiting, self.capacity))
 
+    def _other(self, delta: int) -> None:
+        self.other += delta
+        self._olog.extend((self.env.now, self.other))
+
     def levels(self) -> NDArray[np.float64]:
-        """The level log: rows ``(time, busy, waiting, capacity)``, one per change."""
-        return np.frombuffer(self._log, dtype=np.float64).reshape(-1, 4)
+        """The level log: rows ``(time, busy, waiting, capacity, other)``, one per change."""
+        main = np.frombuffer(self._log, dtype=np.float64).reshape(-1, 4)
+        oth = np.frombuffer(self._olog, dtype=np.float64).reshape(-1, 2)
+        if len(oth) == 1:  # no other work: the common case
+            return np.column_stack([main, np.zeros(len(main))])
+        t = np.sort(np.concatenate([main[:, 0], oth[:, 0]]), kind="stable")
+        im = np.searchsorted(main[:, 0], t, side="right") - 1
+        io = np.searchsorted(oth[:, 0], t, side="right") - 1
+        return np.column_stack([t, main[im, 1:], oth[io, 1]])
 
     # -- work ---------------------------------------------------------------------------
     def take(self, job: Wait) -> bool:
         """Start ``job`` at once if someone is free (it leaves its queues); else False."""
-        if self.busy < self.capacity:
+        if self.busy < self.limit:
             if job.pools:
                 job.taken()
             else:  # was queued nowhere (the common case): nothing to leave
@@ -221,12 +284,9 @@ class Pool:
 
     def release(self) -> None:
         """A person finished a job: leave if the shift is over, else take the next job."""
-        if self.busy > self.capacity:
+        if self.busy > self.limit or self.int_queue:
             self.busy -= 1
-            if self._drops:
-                self.overtime_min += self.env.now - self._drops.popleft()
-                self.overtime_jobs += 1
-            self._record()
+            self._free()
             return
         job = self._next()
         if job is None:
@@ -234,6 +294,35 @@ class Pool:
             self._record()
         else:
             self.start_job(self, job)
+
+    def _free(self) -> None:
+        """Place a person no longer counted busy or on other work: home if their shift
+        is over, else to an unfilled block, a waiting interruption or a waiting request."""
+        if self.busy + self.other >= self.capacity:
+            if self._drops:
+                self.overtime_min += self.env.now - self._drops.popleft()
+                self.overtime_jobs += 1
+            self._record()
+            return
+        if self.block_in < min(self.block_want, self.capacity):
+            self.block_in += 1
+            self._other(1)
+            self._relimit()
+            self._record()
+            return
+        if self.int_queue:
+            self._start_interruption(self.int_queue.popleft())
+            self._record()
+            return
+        job = self._next()
+        if job is not None:
+            self.busy += 1
+        self._record()
+        if job is not None:
+            self.start_job(self, job)
+
+    def _relimit(self) -> None:
+        self.limit = self.capacity - min(self.block_want, self.capacity) - self.int_running
 
     def _next(self) -> Wait | None:
         q = self.queue
@@ -244,26 +333,105 @@ class Pool:
                 return job
         return None
 
-    def set_capacity(self, headcount: int, callout_min: float) -> None:
-        """Apply a shift change; queued work starts at once if people came on duty."""
+    def set_capacity(self, headcount: int, callout_min: float, blocked: int = 0) -> None:
+        """Apply a shift change (``headcount`` present, ``blocked`` of them wanted by
+        scheduled blocks); idle people join blocks, then take waiting interruptions,
+        then waiting requests."""
         now = self.env.now
         self.callout = callout_min
-        excess_before = max(0, self.busy - self.capacity)
+        excess_before = max(0, self.busy + self.other - self.capacity)
         self.capacity = headcount
-        excess = max(0, self.busy - headcount)
+        self.block_want = blocked
+        eff = min(blocked, headcount)
+        if self.block_in > eff:  # a block ended: its people come back
+            self._other(eff - self.block_in)
+            self.block_in = eff
+        self._relimit()
+        excess = max(0, self.busy + self.other - headcount)
         for _ in range(excess - excess_before):
             self._drops.append(now)
         for _ in range(excess_before - excess):
             if self._drops:
                 self._drops.pop()
+        if excess > excess_before and self.hand_over:
+            self._hand_over(excess - excess_before)
+        idle = headcount - self.busy - self.other
+        if idle > 0 and self.block_in < eff:
+            k = min(idle, eff - self.block_in)
+            self.block_in += k
+            self._other(k)
         self._record()
-        while self.busy < self.capacity:
+        while self.int_queue and self.busy + self.other < self.capacity:
+            self._start_interruption(self.int_queue.popleft())
+            self._record()
+        while self.busy < self.limit:
             job = self._next()
             if job is None:
                 break
             self.busy += 1
             self._record()
             self.start_job(self, job)
+
+    def _hand_over(self, n: int) -> None:
+        """Shift end, ``hand_over``: up to ``n`` people set their job aside and leave
+        (requests first, then interruptions, which wait first in line)."""
+        while n > 0:
+            if self.busy > 0 and self.suspend(self, False):
+                self.busy -= 1
+            elif self.ints:
+                self._set_aside_interruption()
+            else:
+                break
+            n -= 1
+            if self._drops:
+                self._drops.pop()
+
+    # -- other work -----------------------------------------------------------------------
+    def interrupt(self, duration: float) -> None:
+        """An interruption arrives: a free person takes it; else it interrupts a request
+        (``preempts_requests``) or waits (ahead of waiting requests)."""
+        if self.busy < self.limit:
+            self._start_interruption(duration)
+        elif self.int_preempts and self.busy > 0 and self.suspend(self, False):
+            self.busy -= 1
+            self._start_interruption(duration)
+        else:
+            self.int_queue.append(duration)
+            return
+        self._record()
+
+    def _start_interruption(self, duration: float) -> None:
+        self._other(1)
+        self.int_running += 1
+        self._relimit()
+        ev = Timeout(self.env, duration)
+        ev.callbacks.append(self._interruption_done)
+        self.ints[ev] = self.env.now + duration
+
+    def _interruption_done(self, ev: Event) -> None:
+        if self.ints.pop(ev, None) is None:  # set aside for an urgent request
+            return
+        self._other(-1)
+        self.int_running -= 1
+        self._relimit()
+        self._free()
+
+    def pause_interruption(self) -> bool:
+        """Free a person for an urgent request by setting aside the latest started
+        interruption (it waits first in line, with its remaining time); False if none or
+        the pool's rule forbids it."""
+        if not self.urgent_takes_other or not self.ints or self.busy > self.limit:
+            return False
+        self._set_aside_interruption()
+        return True
+
+    def _set_aside_interruption(self) -> None:
+        ev = next(reversed(self.ints))
+        end = self.ints.pop(ev)
+        self.int_queue.appendleft(max(0.0, end - self.env.now))
+        self._other(-1)
+        self.int_running -= 1
+        self._relimit()
 
     # -- preemptive pools ---------------------------------------------------------------
     def track(self, rid: int, job: Running) -> None:
@@ -279,7 +447,12 @@ class Pool:
 
     def latest_normal_job(self) -> int | None:
         """Request id of the most recently started normal-priority job, if any."""
+        return self.latest_job(True)
+
+    def latest_job(self, normal_only: bool) -> int | None:
+        """Request id of the most recently started job (normal-priority only if asked)."""
         if not self.running:
             return None
-        victims = [(v.start, r) for r, v in self.running.items() if v.wait.prio > 0]
+        victims = [(v.start, r) for r, v in self.running.items()
+                   if not normal_only or v.wait.prio > 0]
         return max(victims)[1] if victims else None

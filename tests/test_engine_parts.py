@@ -158,7 +158,7 @@ def test_pool_takes_queues_and_releases_with_its_own_level_log() -> None:
     assert started == [0, 2, 1]
     assert (pool.busy, pool.waiting) == (0, 0)
     # (time, busy, waiting, capacity) after each change, from the initial row
-    assert pool.levels()[:, 1:].tolist() == [
+    assert pool.levels()[:, 1:4].tolist() == [
         [0, 0, 0], [0, 0, 1], [1, 0, 1], [1, 1, 1], [1, 2, 1], [1, 1, 1], [1, 0, 1],
         [0, 0, 1],
     ]

@@ -1,4 +1,5 @@
-"""Community-type and request-category presets, read from ``sim/presets/*.yaml``.
+"""Community-type, request-category and other-work presets, read from
+``sim/presets/*.yaml``.
 
 The presets are package data: the numbers and their sources live in the YAML files, not
 in code.  A scenario names a preset and overrides any of its fields.
@@ -32,3 +33,9 @@ def category_presets() -> dict[str, dict[str, Any]]:
     """Request-category presets (``sim/presets/categories.yaml``)."""
     cats: dict[str, dict[str, Any]] = _preset_file("categories.yaml")["categories"]
     return cats
+
+
+def other_work_presets() -> dict[str, dict[str, Any]]:
+    """Other work and absence per staff kind (``sim/presets/other_work.yaml``); opt-in."""
+    kinds: dict[str, dict[str, Any]] = _preset_file("other_work.yaml")["other_work"]
+    return kinds

@@ -18,7 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sim.config import limits
-from sim.config.presets import community_presets
+from sim.config.presets import community_presets, other_work_presets
 from sim.distributions import Distribution, Fixed
 
 StaffKind = Literal["service_desk", "technician", "community_cadre", "party_instructor"]
@@ -422,6 +422,52 @@ class Shift(ScenarioModel):
         return 24.0 if span == 0 else span
 
 
+class OtherBlock(ScenarioModel):
+    """Scheduled work that is not requests (a meeting, a study afternoon, patrol rounds).
+
+    During the block ``people`` of those present are away from requests (at most all of
+    them).  A person busy on a request when the block starts joins it when done.
+    """
+
+    name: str = Field("block", description="block name")
+    days: list[Weekday] = Field(
+        default_factory=lambda: list(WEEKDAYS), min_length=1, max_length=7,
+        description="weekdays the block is held (default: every day)",
+    )
+    start_hour: float = Field(ge=0, lt=24, description="hour of day the block starts")
+    end_hour: float = Field(gt=0, le=24, description="hour of day it ends (same day)")
+    people: int = Field(ge=1, le=limits.MAX_HEADCOUNT, description="people it takes")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> OtherBlock:
+        if self.end_hour <= self.start_hour:
+            raise ValueError("end_hour must be after start_hour (a block ends the same day)")
+        return self
+
+
+class Interruptions(ScenarioModel):
+    """A random stream of small jobs that are not requests (walk-in enquiries, fees,
+    inspections): Poisson arrivals, each occupying one person for ``duration``.
+
+    Waiting interruptions are taken before waiting requests.  ``urgent_preempts``: an
+    urgent request finding nobody free interrupts one (which resumes later).
+    ``preempts_requests``: an interruption finding nobody free interrupts a request
+    instead (preemptive-resume priority above requests; used for validation).
+    """
+
+    rate_per_hour: float = Field(ge=0, le=1e4, description="arrivals per hour (see per)")
+    per: Literal["person", "pool"] = Field(
+        "person", description="person: rate per person on duty; pool: rate for the pool"
+    )
+    duration: Distribution = Field(description="time one interruption takes, in minutes")
+    urgent_preempts: bool = Field(
+        True, description="an urgent request may interrupt an interruption"
+    )
+    preempts_requests: bool = Field(
+        False, description="an interruption may interrupt a request (preemptive-resume)"
+    )
+
+
 class StaffPool(ScenarioModel):
     """Staff of one kind at one scope.
 
@@ -457,3 +503,35 @@ class StaffPool(ScenarioModel):
     preemptive: bool = Field(
         False, description="urgent requests interrupt normal work (preemptive-resume)"
     )
+    blocks: list[OtherBlock] = Field(
+        default_factory=list, max_length=limits.MAX_SHIFTS,
+        description="scheduled work that is not requests (default: none)",
+    )
+    interruptions: Interruptions | None = Field(
+        None, description="random work that is not requests (default: none)"
+    )
+    absence_prob: float = Field(
+        0.0, ge=0, le=1, description="probability a rostered person is away on a given "
+        "day (drawn per day and person from the pool's own random stream)"
+    )
+    other_work: Literal["none", "kind_preset"] = Field(
+        "none", description="kind_preset: blocks, interruptions and absence not given "
+        "here come from the staff kind's preset (sim/presets/other_work.yaml)"
+    )
+    at_shift_end: Literal["finish", "hand_over"] = Field(
+        "finish", description="finish: a person finishes the job in hand (overtime); "
+        "hand_over: the job pauses and the next person on duty resumes it"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _kind_preset(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("other_work") == "kind_preset":
+            preset = other_work_presets().get(str(data.get("kind")), {})
+            data = {**copy.deepcopy(preset), **data}
+        return data
+
+    @property
+    def has_other_work(self) -> bool:
+        """True when the pool has blocks, interruptions or absence."""
+        return bool(self.blocks) or self.interruptions is not None or self.absence_prob > 0

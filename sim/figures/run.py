@@ -311,6 +311,8 @@ def plot_utilisation(util: pd.DataFrame, specs: Mapping[str, str] | None = None,
     grid = grid_of("utilisation")
     overtime = (grid_of("overtime").reindex(grid.index) * 60.0
                 if "overtime" in d and d["overtime"].notna().any() else None)
+    other = (grid_of("other_work").reindex(grid.index)
+             if "other_work" in d and (d["other_work"] > 0).any() else None)
     counts = {k: int(v) for k, v in d.groupby(key)["pool"].nunique().items()}
 
     def row_label(k: tuple[Any, ...]) -> str:
@@ -319,7 +321,7 @@ def plot_utilisation(util: pd.DataFrame, specs: Mapping[str, str] | None = None,
         return f"{k[2]}{size} · {kind_label(str(k[1]))}"
 
     rows = [row_label(tuple(k)) for k in grid.index]
-    panels = 1 if overtime is None else 2
+    panels = 1 + (overtime is not None) + (other is not None)
     fig = Figure(figsize=(11, (1.9 + 0.3 * len(rows)) * panels), layout="constrained")
     axes = fig.subplots(panels, 1, squeeze=False)[:, 0]
     ax = axes[0]
@@ -331,8 +333,16 @@ def plot_utilisation(util: pd.DataFrame, specs: Mapping[str, str] | None = None,
                  "nobody rostered)")
     cb = fig.colorbar(im, ax=ax, format=PercentFormatter(1.0, decimals=0), pad=0.01)
     cb.set_label("busy share of rostered staff (%)")
+    if other is not None:  # requests / other work / idle: idle is what the two leave
+        ax1 = axes[1]
+        im1 = ax1.imshow(np.ma.masked_invalid(other.to_numpy(float)), aspect="auto",
+                         cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+        ax1.set_title("Other work (meetings, patrols, interruptions): share of the staff "
+                      "rostered\n(idle = 100% - requests - other work)")
+        cb1 = fig.colorbar(im1, ax=ax1, format=PercentFormatter(1.0, decimals=0), pad=0.01)
+        cb1.set_label("other-work share of rostered staff (%)")
     if overtime is not None:
-        ax2 = axes[1]
+        ax2 = axes[-1]
         ot = overtime.to_numpy(float)
         im2 = ax2.imshow(np.ma.masked_invalid(ot), aspect="auto", interpolation="nearest",
                          cmap=matplotlib.colormaps["Oranges"], vmin=0,

@@ -104,6 +104,44 @@ class Engine:
         For pools with their own travel time: pool index -> travel per request.
     """
 
+    # slots: attribute access stays fast however many attributes the engine has
+    __slots__ = (
+        "_done",
+        "_next_arrival",
+        "cancelled",
+        "close_dur",
+        "complex",
+        "created",
+        "deadlines",
+        "dropped",
+        "env",
+        "escalated",
+        "finished",
+        "handoff",
+        "horizon",
+        "n",
+        "onsite",
+        "outside",
+        "overdue_at",
+        "parallel",
+        "plan",
+        "plan_dur",
+        "plan_owed",
+        "pools",
+        "raise_priority",
+        "remaining",
+        "respond_dur",
+        "responded",
+        "routes",
+        "served_by",
+        "travel_dur",
+        "travel_override",
+        "urgent",
+        "wait_dur",
+        "wait_end",
+        "work_dur",
+    )
+
     def __init__(
         self,
         env: simpy.Environment,

@@ -5,7 +5,9 @@ Each number carries exactly one source, of one of three kinds:
 ``seed``
     a phrase quoted verbatim from the seed report (Chinese) that the number rests on;
 ``data``
-    a function of a script that derives the number from a data file (reproducible);
+    a function (of a module of the package, or of a script) that derives the number from
+    a data file (reproducible), optionally naming the ``sim calibrate`` fit.csv
+    ``quantity`` the number corresponds to;
 ``assumption``
     the reasoning and a plausible range ``[low, high]`` containing the value; an
     assumption whose numbers come from a data set about somewhere else (the Baltimore 311
@@ -25,6 +27,7 @@ This module reads data only; it imports nothing from the simulation engine.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import math
 import re
@@ -61,13 +64,25 @@ class SourcesError(ValueError):
 
 @dataclass(frozen=True)
 class DataRef:
-    """A call that reproduces numbers: ``script.function(data_root / file, *args)``."""
+    """A call that reproduces numbers: ``function(data_root / file, *args)`` of ``module``
+    (an importable module) or else of ``script`` (a file in the repository).
+
+    ``quantity`` names the rows of ``sim calibrate``'s fit.csv that estimate the same
+    thing (a prefix such as ``hour_share/(all)``); it is a reference for readers.
+    """
 
     script: str
     function: str
     file: str
     args: tuple[str, ...] = ()
     tolerance: float = 0.0
+    module: str = ""
+    quantity: str = ""
+
+    @property
+    def origin(self) -> str:
+        """The module or script the function lives in."""
+        return self.module or self.script
 
 
 @dataclass(frozen=True)
@@ -99,17 +114,24 @@ def _pair(value: Any, where: str) -> Pair:
 
 
 def _ref(value: Any, where: str) -> DataRef:
-    if not isinstance(value, dict) or not {"script", "function", "file"} <= set(value):
-        raise SourcesError(f"{where}: needs script, function and file")
-    extra = set(value) - {"script", "function", "file", "args", "tolerance"}
+    if (
+        not isinstance(value, dict)
+        or not {"function", "file"} <= set(value)
+        or len({"module", "script"} & set(value)) != 1
+    ):
+        raise SourcesError(f"{where}: needs module (or script), function and file")
+    extra = set(value) - {"module", "script", "function", "file", "args", "tolerance",
+                          "quantity"}
     if extra:
         raise SourcesError(f"{where}: unknown fields {sorted(extra)}")
     return DataRef(
-        script=str(value["script"]),
+        script=str(value.get("script", "")),
         function=str(value["function"]),
         file=str(value["file"]),
         args=tuple(str(a) for a in value.get("args", [])),
         tolerance=float(value.get("tolerance", 0.0)),
+        module=str(value.get("module", "")),
+        quantity=str(value.get("quantity", "")),
     )
 
 
@@ -319,11 +341,14 @@ Loader = Callable[[DataRef], Number]
 
 
 def script_loader(repo_root: Path, data_root: Path) -> Loader:
-    """Run ``ref.function(data_root / ref.file, *ref.args)`` from the script in the repo."""
+    """Run ``ref.function(data_root / ref.file, *ref.args)`` from the module named (imported)
+    or else from the script in the repo."""
     modules: dict[str, Any] = {}
 
     def call(ref: DataRef) -> Number:
-        if ref.script not in modules:
+        if ref.module and ref.module not in modules:
+            modules[ref.module] = importlib.import_module(ref.module)
+        elif not ref.module and ref.script not in modules:
             spec = importlib.util.spec_from_file_location(
                 Path(ref.script).stem, repo_root / ref.script
             )
@@ -332,7 +357,7 @@ def script_loader(repo_root: Path, data_root: Path) -> Loader:
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
             modules[ref.script] = module
-        value = getattr(modules[ref.script], ref.function)(data_root / ref.file, *ref.args)
+        value = getattr(modules[ref.origin], ref.function)(data_root / ref.file, *ref.args)
         return tuple(map(float, value)) if isinstance(value, list | tuple) else float(value)
 
     return call
@@ -355,7 +380,7 @@ def data_problems(
             not math.isclose(g, w, rel_tol=0.0, abs_tol=ref.tolerance + 1e-9)
             for g, w in zip(got, want, strict=False)
         ):
-            out.append(f"{path}: {ref.script}:{ref.function} gives {got}, not {want}")
+            out.append(f"{path}: {ref.origin}:{ref.function} gives {got}, not {want}")
     return out
 
 

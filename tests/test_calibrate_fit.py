@@ -42,6 +42,7 @@ from sim.calibrate.profiles import (
 from sim.calibrate.report import render_fit_report
 from sim.calibrate.scenario import write_calibration
 from sim.config import Scenario, load_scenario, scenario_from_dict
+from sim.sources import load_sources
 
 ORIGIN = pd.Timestamp("2024-01-01")  # a Monday 00:00
 HOURS = [0.2] * 6 + [0.6, 1.0, 1.6, 2.0, 2.0, 1.8, 1.4, 1.6, 1.8, 1.7, 1.5, 1.2, 1.0, 0.9,
@@ -534,13 +535,21 @@ def test_baltimore_hour_profile_matches_the_presets_source() -> None:
     logs = importlib.import_module("sim.calibrate.logs")
     clean = logs.read_log(BALTIMORE, logs.builtin_mapping("baltimore311"))
     fit = fit_log(clean.requests, clean.start, clean.end)
-    spec = importlib.util.spec_from_file_location(
-        "calib311", Path(__file__).resolve().parents[1] / "scripts" / "calibrate_from_311.py")
-    assert spec and spec.loader
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    preset = np.array(script.hour_profile(BALTIMORE)) / 24
-    assert np.abs(fit.pooled_hours.share - preset).max() < 0.005
+    presets = importlib.import_module("sim.calibrate.presets")
+    # the same rows: the preset weights are 24 x the pooled shares, but for the rounding
+    # to 2 decimals and fit.csv's one pseudo-count
+    preset = np.array(presets.hour_profile(BALTIMORE))
+    assert np.abs(fit.pooled_hours.share * 24 - preset).max() < 0.006
+    # every fit.csv quantity the sources file names is there and says the same
+    table = fit_table(fit).set_index("quantity")["estimate"]
+    refs = {s.ref for s in load_sources().values() if s.ref and s.ref.quantity}
+    assert {r.quantity for r in refs} == {"hour_share/(all)", "weekday_share/(all)"}
+    for ref in refs:
+        shares = table[table.index.str.startswith(ref.quantity + "/")].to_numpy()
+        weights = np.array(getattr(presets, ref.function)(BALTIMORE))
+        if ref.function.endswith("halfway_to_flat"):
+            weights = 2 * weights - 1
+        assert np.abs(shares * len(shares) - weights).max() < 0.012, ref
 
 
 def test_parameter_intervals_are_profile_likelihood_intervals() -> None:

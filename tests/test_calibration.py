@@ -1,7 +1,8 @@
 """Calibration against the real request log (Baltimore 311 sample, read in place).
 
-The presets' hour-of-day and weekday profiles come from ``scripts/calibrate_from_311.py``;
-these tests check that they still match what the script derives from the data, and that
+The presets' hour-of-day and weekday profiles come from :mod:`sim.calibrate.presets`
+(the log read and cleaned as ``sim calibrate --format baltimore311`` does); these tests
+check that they still match what the data give, and that
 the arrival generator turns them back into the data's hour and weekday distributions
 (chi-square test of homogeneity between simulated and real counts).  The data is not part
 of the repository: without it (outside this project's machines) the tests are skipped.
@@ -9,15 +10,16 @@ of the repository: without it (outside this project's machines) the tests are sk
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
 from sim.arrivals import generate
+from sim.calibrate import presets
+from sim.calibrate.profiles import relative_weights
 from sim.config import community_presets, scenario_from_dict
 from sim.rng import Streams
 
@@ -27,23 +29,14 @@ pytestmark = pytest.mark.skipif(not DATA.exists(), reason=f"real request log not
 
 
 @pytest.fixture(scope="module")
-def calib() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("calib", ROOT / "scripts" /
-                                                  "calibrate_from_311.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def created() -> pd.Series:
+    """Local creation times of the requests the Baltimore mapping keeps."""
+    return presets.requests(DATA)["created"]
 
 
-@pytest.fixture(scope="module")
-def residents(calib: ModuleType):  # type: ignore[no-untyped-def]
-    return calib.load_residents(DATA)
-
-
-def test_presets_match_what_the_data_gives(calib: ModuleType, residents) -> None:  # type: ignore[no-untyped-def]
-    hours = calib.relative_weights(residents["created_local"].dt.hour, 24)
-    days = calib.relative_weights(residents["created_local"].dt.day_of_week, 7)
+def test_presets_match_what_the_data_gives(created: pd.Series) -> None:
+    hours = relative_weights(created.dt.hour, 24)
+    days = relative_weights(created.dt.day_of_week, 7)
     park = community_presets()["industrial_park"]
     assert park["hour_profile"] == hours
     assert park["weekday_profile"] == days
@@ -53,8 +46,8 @@ def test_presets_match_what_the_data_gives(calib: ModuleType, residents) -> None
 
 
 @pytest.mark.statistical
-def test_generated_arrivals_reproduce_the_real_hour_and_weekday_mix(  # type: ignore[no-untyped-def]
-    residents, stat_seed: int
+def test_generated_arrivals_reproduce_the_real_hour_and_weekday_mix(
+    created: pd.Series, stat_seed: int
 ) -> None:
     park = community_presets()["industrial_park"]
     sc = scenario_from_dict({
@@ -75,8 +68,8 @@ def test_generated_arrivals_reproduce_the_real_hour_and_weekday_mix(  # type: ig
     hour = (req.raised_min // 60).astype(int)
     sim_hours = np.bincount(hour % 24, minlength=24)
     sim_days = np.bincount((hour // 24) % 7, minlength=7)
-    real_hours = np.bincount(residents["created_local"].dt.hour, minlength=24)
-    real_days = np.bincount(residents["created_local"].dt.day_of_week, minlength=7)
+    real_hours = np.bincount(created.dt.hour, minlength=24)
+    real_days = np.bincount(created.dt.day_of_week, minlength=7)
     for sim_counts, real in ((sim_hours, real_hours), (sim_days, real_days)):
         _, p, _, _ = stats.chi2_contingency(np.vstack([sim_counts, real]))
         # two tests at 0.1% each: a correct generator fails for < 0.2% of seeds

@@ -189,6 +189,8 @@ def test_an_assumption_without_reasoning_is_reported() -> None:
     "{assumption: 'a range that is not a pair', range: [1]}",
     "{seed: '20分钟响应', range: [0, 1]}",
     "{data: {script: s.py, function: f}}",
+    "{data: {function: f, file: d.csv}}",
+    "{data: {module: m, script: s.py, function: f, file: d.csv}}",
     "just text",
 ])
 def test_a_malformed_entry_is_refused(entry: str) -> None:
@@ -222,6 +224,30 @@ def test_a_data_number_is_checked_against_its_script(tmp_path: Path) -> None:
     assert data_problems(sources, bad, load) == [
         "types.a.phone: calib.py:share gives (0.64,), not (0.6,)",
         "types.a.week: calib.py:week gives (1.2, 0.8), not (1.2, 0.9)"]
+
+
+def test_a_data_number_from_a_module_is_checked_against_its_function(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "calib_mod.py").write_text(
+        "from pathlib import Path\n"
+        "def week(path: Path, scale: str) -> list[float]:\n"
+        "    return [float(x) * float(scale) for x in path.read_text().split()]\n")
+    (tmp_path / "log.txt").write_text("1.2 0.8\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    text = SOURCES + (
+        "  types.a.week:\n"
+        "    assumption: borrowed from elsewhere, the shape only\n"
+        "    range: [0, 2]\n"
+        "    stand_in: {module: calib_mod, function: week, args: ['1'], file: log.txt,"
+        " quantity: weekday_share/(all)}\n")
+    sources = load_sources(text)
+    ref = sources["types.a.week"].ref
+    assert ref is not None and ref.quantity == "weekday_share/(all)"
+    load = script_loader(tmp_path / "no-repo", tmp_path)   # no script is read
+    assert data_problems(sources, {**NUMBERS, "types.a.week": (1.2, 0.8)}, load) == []
+    assert data_problems(sources, {**NUMBERS, "types.a.week": (1.2, 0.9)}, load) == [
+        "types.a.week: calib_mod:week gives (1.2, 0.8), not (1.2, 0.9)"]
 
 
 def test_a_new_schema_default_needs_a_source() -> None:

@@ -34,6 +34,7 @@ from sim.experiment import ExperimentResult, summarise
 from sim.io import atomic_write_frame, atomic_write_text
 from sim.levers import apply, grid
 from sim.model import simulate
+from sim.results import proportion_interval
 from sim.rundir import check_version, clean_temporary, lock_outdir
 from sim.staffing import scenario_weekly_cost
 
@@ -60,11 +61,24 @@ def replication_summary(scenario: Scenario, seed: int, replication: int) -> pd.D
 
 
 def aggregate(tidy: pd.DataFrame, keys: Sequence[str], level: float = 0.95) -> pd.DataFrame:
-    """Mean and CI across replications of ``compliance`` per ``keys`` + type + stage."""
+    """Mean and CI across replications of ``compliance`` per ``keys`` + type + stage.
+
+    The interval is the one run tables use for shares (:func:`sim.results.
+    proportion_interval`: Wilson on the effective sample size, always within [0, 1]);
+    ``halfwidth`` is half its width.
+    """
     k = [*keys, "community_type", "stage"]
-    out = summarise(tidy.dropna(subset=["compliance"]), k, "compliance", level)
+    decided = tidy.dropna(subset=["compliance"])
+    out = summarise(decided, k, "compliance", level)
+    std = decided.groupby(k, observed=True, sort=True)["compliance"].std().fillna(0.0)
     counts = tidy.groupby(k, observed=True)[["requests", "unknown"]].sum().reset_index()
-    return out.merge(counts, on=k, how="left")
+    out = out.merge(std.rename("_std").reset_index(), on=k, how="left").merge(
+        counts, on=k, how="left")
+    low, high = proportion_interval(out["mean"], out["_std"], out["replications"],
+                                    out["requests"], level)
+    out["ci_low"], out["ci_high"] = low, high
+    out["halfwidth"] = (high - low) / 2
+    return out.drop(columns="_std")
 
 
 def max_halfwidth(tidy: pd.DataFrame, level: float = 0.95) -> float:

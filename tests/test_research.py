@@ -209,3 +209,27 @@ def test_compare_cli_prints_paired_differences(tmp_path: Path) -> None:
     assert "pts [" in out.stdout
     table = pd.read_csv(tmp_path / "cmp.csv")
     assert set(table["stage"]) == {"respond", "onsite", "finish", "plan", "joint"}
+
+
+def test_sweep_summary_intervals_stay_within_zero_and_one() -> None:
+    """Sweep tables use the run tables' share interval: never below 0 % or above 100 %,
+    even with two very different replications (where a t interval spans [-5 %, 152 %])."""
+    import pandas as pd
+
+    from sim.sweeps import aggregate
+
+    tidy = pd.DataFrame({
+        "point": [0, 0, 0, 0],
+        "replication": [0, 1, 0, 1],
+        "community_type": ["all"] * 4,
+        "stage": ["onsite", "onsite", "respond", "respond"],
+        "compliance": [0.9, 0.2, 1.0, 1.0],
+        "requests": [40, 40, 50, 50],
+        "unknown": [0, 0, 0, 0],
+    })
+    agg = aggregate(tidy, ["point"]).set_index("stage")
+    assert (agg["ci_low"] >= 0).all() and (agg["ci_high"] <= 1).all()
+    assert (agg["ci_low"] <= agg["mean"]).all() and (agg["mean"] <= agg["ci_high"]).all()
+    assert agg.loc["onsite", "ci_low"] < 0.55 < agg.loc["onsite", "ci_high"]
+    assert agg.loc["respond", "ci_high"] == 1.0 and agg.loc["respond", "ci_low"] < 1.0
+    assert (agg["halfwidth"] == (agg["ci_high"] - agg["ci_low"]) / 2).all()

@@ -15,6 +15,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from sim.cli_common import claim_folder
+
 out = Console(width=None if sys.stdout.isatty() else 120)
 err = Console(stderr=True)
 
@@ -58,10 +60,7 @@ def audit_cmd(
         audits = audit_log(clean, rules)
     except LogError as e:
         raise _fail(str(e)) from None
-    try:
-        outdir.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise _fail(f"{outdir}: cannot create the output folder ({e.strerror})") from None
+    claim_folder(outdir, "audit")
     manifest = manifest_for(clean, audits, str(mapping) if mapping else f"--format {fmt}")
     write_audit(outdir, clean, audits, manifest)
     summary = cleaning_summary(clean)

@@ -13,6 +13,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from sim.cli_common import claim_folder
+
 err = Console(stderr=True)
 out = Console()
 
@@ -70,6 +72,7 @@ def calibrate(
     command = "sim calibrate " + shlex.join(args + (["--check"] if check else []))
     if clean.requests.empty:
         raise _fail(f"{log}: no requests left to fit after cleaning")
+    claim_folder(outdir, "calibrate")
     try:
         res = write_calibration(
             clean.requests, clean.start, clean.end, outdir, source=str(log),

@@ -26,7 +26,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from sim.config import Scenario, ScenarioError, load_scenario
-from sim.rundir import OutdirError, clean_temporary, lock_outdir
+from sim.rundir import OutdirError, claim_kind, clean_temporary, lock_outdir
 
 EXIT_USAGE = 2
 EXIT_WRITE = 3
@@ -96,15 +96,27 @@ def writing(where: Path, resumable: bool = False) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def output_folder(outdir: Path, resumable: bool = True) -> Iterator[None]:
-    """Lock ``outdir`` for the block and clear what killed runs left; one-line errors."""
+def output_folder(outdir: Path, resumable: bool = True, kind: str = "run") -> Iterator[None]:
+    """Lock ``outdir`` for the block, check it holds no other kind of output, and clear
+    what killed runs left; one-line errors."""
     with writing(outdir, resumable), contextlib.ExitStack() as stack:
         try:
             stack.enter_context(lock_outdir(outdir))
+            claim_kind(outdir, kind)
         except OutdirError as e:
             raise fail(str(e)) from None
         clean_temporary(outdir)
         yield
+
+
+def claim_folder(outdir: Path, kind: str) -> None:
+    """:func:`sim.rundir.claim_kind` for commands without a lock; one-line errors."""
+    try:
+        claim_kind(outdir, kind)
+    except OutdirError as e:
+        raise fail(str(e)) from None
+    except OSError as e:
+        raise fail(f"{outdir}: cannot use the output folder ({e.strerror or e})") from None
 
 
 def bar(*, transient: bool = False) -> Progress:

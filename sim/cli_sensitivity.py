@@ -17,6 +17,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from sim.cli_common import claim_folder
 from sim.config import ScenarioError, load_scenario
 from sim.stages import OUTCOMES
 
@@ -82,6 +83,7 @@ def sensitivity_cmd(
     if horizon <= sc.run.warmup_days:
         raise _fail(f"--horizon-days: {horizon:g} is not longer than the warm-up "
                     f"({sc.run.warmup_days:g} days)")
+    claim_folder(outdir, "sensitivity")
     runs = model_runs(factors, method, replications, trajectories)  # type: ignore[arg-type]
     _err.print(f"{len(factors)} assumptions reach {scenario} ({len(skipped)} skipped); "
                f"{runs} replications of {horizon:g} days", highlight=False)

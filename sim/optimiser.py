@@ -39,7 +39,7 @@ from sim.config import Scenario, resolved_dict
 from sim.executors import Executor, make_executor
 from sim.io import atomic_write_frame, atomic_write_text
 from sim.levers import _child, apply
-from sim.rundir import check_version, clean_temporary, lock_outdir
+from sim.rundir import check_version, claim_kind, clean_temporary, lock_outdir
 from sim.sweeps import Point, run_points, staffing_cost_per_week
 
 CONFIRM_SEED_OFFSET = 1_000_003
@@ -165,6 +165,7 @@ class EvaluationStore:
 
         self._lock.enter_context(lock_outdir(self.outdir))
         try:
+            claim_kind(self.outdir, "optimize")
             clean_temporary(self.outdir)
             manifest = self.outdir / "optimize.json"
             if manifest.exists():

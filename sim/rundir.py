@@ -6,6 +6,10 @@
   dies, so a killed run never blocks a later one.
 * :func:`check_version` refuses to resume a folder written by another package version
   (results could differ, and the resumed tables would mix both).
+* :func:`claim_kind` marks a folder with the kind of output it holds (``run``,
+  ``sweep``, ``optimize``, ``calibrate``, ``audit``, ``sensitivity``) and refuses to write
+  one kind of output into a folder that holds another, whose files would otherwise be
+  overwritten or mixed.
 * :func:`clean_temporary` removes what an atomic write leaves behind when it is killed
   (``.NAME.XXXX.tmp`` files and ``.tmp-XXXX`` folders); only call it while holding the lock.
 
@@ -23,6 +27,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 LOCK_NAME = ".lock"
+KIND_NAME = ".sim-kind"
+KIND_SIGNS: dict[str, tuple[str, ...]] = {
+    # files or folders only that kind writes: recognises folders written before markers
+    "run": ("replications", "scenario.resolved.yaml"),
+    "sweep": ("points", "sweep.json"),
+    "optimize": ("evaluations", "frontier.csv"),
+    "calibrate": ("fit.csv", "fit_report.html"),
+    "audit": ("audit.html", "dropped.csv"),
+    "sensitivity": ("sensitivity.json", "sensitivity_oat.csv", "sensitivity_morris.csv"),
+}
+"""Output kinds, each with names that mark a folder as holding that kind."""
 _held: list[int] = []  # lock descriptors held by this process (workers close their copy)
 
 
@@ -68,6 +83,38 @@ def lock_outdir(outdir: Path) -> Iterator[None]:
         if fd in _held:
             _held.remove(fd)
         os.close(fd)  # releases the lock
+
+
+def folder_kind(outdir: Path) -> str | None:
+    """The kind of sim output ``outdir`` holds: its marker, else recognised files."""
+    marker = outdir / KIND_NAME
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        kind = marker.read_text(encoding="utf-8").strip()
+        if kind:
+            return kind
+    for kind, signs in KIND_SIGNS.items():
+        if any((outdir / name).exists() for name in signs):
+            return kind
+    return None
+
+
+def claim_kind(outdir: Path, kind: str) -> None:
+    """Mark ``outdir`` (created if missing) as holding ``kind`` output.
+
+    Raises
+    ------
+    OutdirError
+        When it already holds another kind of sim output.
+    """
+    if kind not in KIND_SIGNS:
+        raise ValueError(f"unknown output kind {kind!r}")
+    outdir.mkdir(parents=True, exist_ok=True)
+    held = folder_kind(outdir)
+    if held is not None and held != kind:
+        raise OutdirError(f"{outdir}: holds the output of `sim {held}`; `sim {kind}` would "
+                          "overwrite or mix its files; choose another output folder")
+    if held is None:
+        (outdir / KIND_NAME).write_text(kind + "\n", encoding="utf-8")
 
 
 def clean_temporary(outdir: Path, depth: int = 2) -> list[Path]:

@@ -35,7 +35,7 @@ from sim.io import atomic_write_frame, atomic_write_text
 from sim.levers import apply, grid
 from sim.model import simulate
 from sim.results import proportion_interval
-from sim.rundir import check_version, clean_temporary, lock_outdir
+from sim.rundir import check_version, claim_kind, clean_temporary, lock_outdir
 from sim.staffing import scenario_weekly_cost
 
 
@@ -214,6 +214,7 @@ class SweepStore:
 
         self._lock.enter_context(lock_outdir(self.outdir))
         try:
+            claim_kind(self.outdir, "sweep")
             clean_temporary(self.outdir)
             done = self._finished(points, resume, __version__)
             atomic_write_text(self.outdir / "sweep.json", json.dumps(

@@ -337,10 +337,11 @@ class Engine:
         """Set aside the most recently started job at ``pool`` (normal-priority only if
         asked): it waits first in its class there with its remaining work, and its pause
         is recorded.  The pool counts its person as free; False if there is no such job."""
-        vrid = pool.latest_job(normal_only)
-        if vrid is None:
+        key = pool.latest_job(normal_only)
+        if key is None:
             return False
-        victim = pool.untrack(vrid)
+        vrid = key[0]
+        victim = pool.untrack(*key)
         assert victim is not None
         self.cancelled.add(victim.end_event)
         now = self.env.now
@@ -363,7 +364,7 @@ class Engine:
         rid: int = ev._value
         pool = self.pools[self.served_by[stage][rid]]
         if pool.running is not None:
-            pool.untrack(rid)
+            pool.untrack(rid, stage)
         pool.release()
         return rid
 

@@ -205,7 +205,7 @@ class Pool:
         self.urgent_takes_other = inter is not None and inter.urgent_preempts
         # jobs in progress, tracked only where they may be set aside: request id -> job
         tracked = spec.preemptive or self.hand_over or self.int_preempts
-        self.running: dict[int, Running] | None = {} if tracked else None
+        self.running: dict[tuple[int, int], Running] | None = {} if tracked else None
         # other work: people on it, the block's share, interruptions running and waiting
         self.limit = 0
         self.other = 0
@@ -435,24 +435,26 @@ class Pool:
 
     # -- preemptive pools ---------------------------------------------------------------
     def track(self, rid: int, job: Running) -> None:
-        """Remember a job in progress (preemptive pools only)."""
+        """Remember a job in progress (preemptive pools only).  Jobs are keyed by request
+        and stage: one request may hold two jobs at one pool (its fix and its plan)."""
         if self.running is not None:
-            self.running[rid] = job
+            self.running[(rid, job.stage)] = job
 
-    def untrack(self, rid: int) -> Running | None:
+    def untrack(self, rid: int, stage: int) -> Running | None:
         """Forget a finished or interrupted job; return it if it was tracked."""
         if self.running is None:
             return None
-        return self.running.pop(rid, None)
+        return self.running.pop((rid, stage), None)
 
-    def latest_normal_job(self) -> int | None:
-        """Request id of the most recently started normal-priority job, if any."""
+    def latest_normal_job(self) -> tuple[int, int] | None:
+        """(request id, stage) of the most recently started normal-priority job, if any."""
         return self.latest_job(True)
 
-    def latest_job(self, normal_only: bool) -> int | None:
-        """Request id of the most recently started job (normal-priority only if asked)."""
+    def latest_job(self, normal_only: bool) -> tuple[int, int] | None:
+        """(request id, stage) of the most recently started job (normal-priority only if
+        asked)."""
         if not self.running:
             return None
-        victims = [(v.start, r) for r, v in self.running.items()
+        victims = [(v.start, key) for key, v in self.running.items()
                    if not normal_only or v.wait.prio > 0]
         return max(victims)[1] if victims else None

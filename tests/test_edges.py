@@ -210,3 +210,20 @@ def test_plan_starting_as_the_fix_ends_is_dropped() -> None:
     assert col(res, "plan_min") == [None, 300.0]
     cadre = res.load[res.load["pool"] == "cadre@c1"]
     assert cadre["busy_min"].sum() == 195.0
+
+
+def test_urgent_work_preempts_either_job_one_request_holds_at_one_pool() -> None:
+    """A request fixed and planned by the same preemptive pool holds two jobs there at
+    once; each can be pre-empted.  A (normal) is fixed 15..315 and, overdue at 240,
+    planned from 240.  Urgent B (desk 250..260) pre-empts the plan, the later job; urgent
+    C (desk 260..270) then pre-empts the fix and is on site at 270 + 5, not after 315."""
+    d = tiny_dict(sla=[{"plan_track": "after_finish_target"}])
+    d["categories"]["job"]["plan_by"] = ["technician"]
+    d["staff"][1]["preemptive"] = True
+    d["staff"][1]["shifts"][0]["headcount"] = 2
+    sc = scenario_from_dict(d, "<test>")
+    res = run(sc, table(sc, [0.0, 250.0, 251.0], urgent=[False, True, True],
+                        work=[300.0, 60.0, 60.0], category="job"))
+    assert col(res, "responded_min") == [0.0, 250.0, 260.0]
+    assert col(res, "onsite_min") == [15.0, 265.0, 275.0]
+    assert col(res, "plan_owed_min")[0] == 240.0

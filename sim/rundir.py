@@ -11,7 +11,7 @@
   one kind of output into a folder that holds another, whose files would otherwise be
   overwritten or mixed.
 * :func:`clean_temporary` removes what an atomic write leaves behind when it is killed
-  (``.NAME.XXXX.tmp`` files and ``.tmp-XXXX`` folders); only call it while holding the lock.
+  (``.NAME.<random>.tmp`` files and ``.tmp-<random>`` folders); only call it while holding the lock.
 
 This module imports nothing heavy, so worker processes can use it cheaply.
 """

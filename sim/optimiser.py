@@ -39,7 +39,7 @@ from sim.config import Scenario, resolved_dict
 from sim.executors import Executor, make_executor
 from sim.io import atomic_write_frame, atomic_write_text
 from sim.levers import _child, apply
-from sim.rundir import check_version, claim_kind, clean_temporary, lock_outdir
+from sim.rundir import check_resumable, claim_kind, clean_temporary, lock_outdir
 from sim.sweeps import Point, run_points, staffing_cost_per_week
 
 CONFIRM_SEED_OFFSET = 1_000_003
@@ -168,16 +168,8 @@ class EvaluationStore:
             claim_kind(self.outdir, "optimize")
             clean_temporary(self.outdir)
             manifest = self.outdir / "optimize.json"
-            if manifest.exists():
-                if not resume:
-                    raise FileExistsError(f"{self.outdir}: already holds an optimisation; "
-                                          "use --resume or another -o")
-                old = json.loads(manifest.read_text())
-                if old.get("key") != self.key:
-                    raise ValueError(f"{self.outdir}: holds a different optimisation "
-                                     "(scenario, levers, targets or settings changed); use "
-                                     "another -o")
-                check_version(self.outdir, old.get("sim_version"), __version__)
+            check_resumable(self.outdir, manifest.name, self.key, resume, __version__,
+                            "optimisation", "scenario, levers, targets or settings")
             atomic_write_text(manifest, json.dumps(
                 {"key": self.key, "sim_version": __version__}, indent=2) + "\n")
         except BaseException:

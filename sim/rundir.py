@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -83,6 +84,36 @@ def lock_outdir(outdir: Path) -> Iterator[None]:
         if fd in _held:
             _held.remove(fd)
         os.close(fd)  # releases the lock
+
+
+def check_resumable(outdir: Path, manifest: str, key: str, resume: bool, version: str,
+                    what: str, changed: str) -> bool:
+    """Whether ``outdir`` already holds this piece of work (its ``manifest`` file, with
+    the same ``key``), so that it can be resumed; False when it holds none yet.
+
+    Raises
+    ------
+    FileExistsError
+        When it holds work and ``resume`` was not asked for.
+    ValueError
+        When it holds different work (``what``, e.g. "sweep"; ``changed`` lists what may
+        differ).
+    OutdirError
+        When the work was written by another package version.
+    """
+    path = outdir / manifest
+    if not path.exists():
+        return False
+    article = "an" if what[:1] in "aeiou" else "a"
+    if not resume:
+        raise FileExistsError(f"{outdir}: already holds {article} {what}; use --resume or "
+                              "another -o")
+    old = json.loads(path.read_text())
+    if old.get("key") != key:
+        raise ValueError(f"{outdir}: holds a different {what} ({changed} changed); use "
+                         "another -o")
+    check_version(outdir, old.get("sim_version"), version)
+    return True
 
 
 def folder_kind(outdir: Path) -> str | None:

@@ -35,7 +35,7 @@ from sim.io import atomic_write_frame, atomic_write_text
 from sim.levers import apply, grid
 from sim.model import simulate
 from sim.results import proportion_interval
-from sim.rundir import check_version, claim_kind, clean_temporary, lock_outdir
+from sim.rundir import check_resumable, claim_kind, clean_temporary, lock_outdir
 from sim.staffing import scenario_weekly_cost
 
 
@@ -227,18 +227,10 @@ class SweepStore:
 
     def _finished(self, points: Sequence[Point], resume: bool,
                   version: str) -> dict[int, pd.DataFrame]:
-        manifest = self.outdir / "sweep.json"
         done: dict[int, pd.DataFrame] = {}
-        if not manifest.exists():
+        if not check_resumable(self.outdir, "sweep.json", self.key, resume, version, "sweep",
+                               "scenario, levers, seed or replications"):
             return done
-        if not resume:
-            raise FileExistsError(f"{self.outdir}: already holds a sweep; use --resume or "
-                                  "another -o")
-        old = json.loads(manifest.read_text())
-        if old.get("key") != self.key:
-            raise ValueError(f"{self.outdir}: holds a different sweep (scenario, levers, seed "
-                             "or replications changed); use another -o")
-        check_version(self.outdir, old.get("sim_version"), version)
         for p in points:
             f = self.point_file(p)
             if not f.exists():

@@ -269,9 +269,13 @@ def _print_summary(exp: ExperimentResult, by: str, outdir: Path) -> None:
                   f"resident's call: {pairs} ({cens['in_transit']} still in transit at the "
                   "horizon).", markup=False)
     util = exp.utilisation()
-    util = util[util["hour"] == "all"].groupby("kind")[["utilisation", "queue_length"]].mean()
+    cols = ["utilisation"] + (["other_work"] if "other_work" in util.columns else [])
+    util = util[util["hour"] == "all"].groupby("kind")[cols].mean()
     parts = [f"{k} " + ("off duty" if pd.isna(r.utilisation) else
-                        f"{100 * r.utilisation:.0f}% busy") for k, r in util.iterrows()]
+                        f"{100 * r.utilisation:.0f}% busy on requests" + (
+                            f" + {100 * r.other_work:.0f}% other work"
+                            if "other_work" in cols and r.other_work > 0 else ""))
+             for k, r in util.iterrows()]
     out.print("Staff load (mean over pools): " + (", ".join(parts) or "no staff"))
     out.print(f"Outputs in {outdir}/")
 

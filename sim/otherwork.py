@@ -94,14 +94,18 @@ class InterruptionStream:
     With ``per: person`` there is one stream per person slot ``j`` (its own generator),
     live while at least ``j + 1`` people are present, so the pool's rate follows the
     people on duty and one more person adds a stream without moving the others; with
-    ``per: pool`` one stream runs while anyone is on duty.
+    ``per: pool`` one stream runs while anyone is on duty.  Arrivals outside the
+    stream's hours of the day (``start_hour``-``end_hour``) are drawn and dropped, so the
+    window thins the stream without moving its draws.
     """
 
     def __init__(
         self, env: simpy.Environment, pool: Pool, spec: Interruptions, slot: int,
-        rng: np.random.Generator,
+        rng: np.random.Generator, offset_min: float = 0.0,
     ) -> None:
         self.env = env
+        self.offset_min = offset_min
+        self.windowed = not spec.all_day
         self.pool = pool
         self.spec = spec
         self.slot = slot
@@ -127,7 +131,9 @@ class InterruptionStream:
     def _arrive(self, _ev: Event) -> None:
         i = self.i
         self.i += 1
-        if self.slot < self.pool.capacity:
+        if self.slot < self.pool.capacity and (
+                not self.windowed
+                or self.spec.in_window(((self.env.now + self.offset_min) % DAY_MIN) / 60.0)):
             self.pool.interrupt(max(0.0, self.durs[i]))
         self._next()
 
@@ -160,9 +166,11 @@ def start_other_work(
                                         streams.get(f"absence/{p.name}"))
         inter = spec.interruptions
         if inter is not None and inter.per == "pool":
-            InterruptionStream(env, p, inter, 0, streams.get(f"interruptions/{p.name}")).start()
+            InterruptionStream(env, p, inter, 0, streams.get(f"interruptions/{p.name}"),
+                               axis.offset_min).start()
         elif inter is not None:
             for j in range(slots):
                 InterruptionStream(env, p, inter, j,
-                                   streams.get(f"interruptions/{p.name}/{j}")).start()
+                                   streams.get(f"interruptions/{p.name}/{j}"),
+                                   axis.offset_min).start()
     return absences

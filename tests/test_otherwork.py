@@ -241,28 +241,70 @@ def test_utilisation_splits_rostered_time_into_requests_other_work_and_idle() ->
 
 
 # --------------------------------------------------------------------------- the preset
-def _lean_other_work(desk_day: int) -> dict[str, Any]:
-    raw: dict[str, Any] = yaml.safe_load((ROOT / "scenarios" / "quanxueli_other_work.yaml")
+def _lean_other_work(name: str, desk_day: int) -> dict[str, Any]:
+    raw: dict[str, Any] = yaml.safe_load((ROOT / "scenarios" / f"{name}.yaml")
                                          .read_text(encoding="utf-8"))
     raw["run"] = {**raw["run"], "horizon_days": 7, "warmup_days": 0, "replications": 4}
-    for s in raw["staff"]:
-        if s["name"] == "desk":
-            s["shifts"] = [{"name": "day", "start_hour": 8, "end_hour": 20,
-                            "headcount": desk_day},
-                           {"name": "night", "start_hour": 20, "end_hour": 8, "headcount": 1}]
+    desk = next(s for s in raw["staff"] if s["name"] == "desk")
+    assert desk.get("other_work") == "kind_preset"  # the shipped scenario has other work
+    day = next(sh for sh in desk["shifts"] if sh["name"] == "day")
+    day["headcount"] = desk_day
     return raw
 
 
-@pytest.mark.parametrize("desk_day", [1, 2])
+@pytest.mark.parametrize(("name", "desk_day"), [
+    ("quanxueli", 1), ("quanxueli", 2), ("six_types", 1), ("jinan_hightech_zone", 1),
+])
 def test_one_more_desk_person_never_lowers_respond_compliance_with_other_work(
-    desk_day: int,
+    name: str, desk_day: int,
 ) -> None:
     def per_rep(d: dict[str, Any]) -> list[float]:
         exp = replicate(scenario_from_dict(d, "<t>"))
         out, req = exp.outcomes(), exp.measured
         return list(out["respond"].groupby(req["replication"].to_numpy()).mean())
 
-    before = per_rep(_lean_other_work(desk_day))
-    after = per_rep(_lean_other_work(desk_day + 1))
+    before = per_rep(_lean_other_work(name, desk_day))
+    after = per_rep(_lean_other_work(name, desk_day + 1))
     assert all(a >= b for a, b in zip(after, before, strict=True)), (before, after)
     assert min(before) < 1.0  # the respond target binds: the lever can matter
+
+
+# --------------------------------------------------------------------- interruption hours
+def _interruption_times(window: dict[str, float], offset_min: float) -> list[float]:
+    from sim.config import StaffPool
+    from sim.otherwork import InterruptionStream
+    spec = StaffPool.model_validate({
+        "name": "d", "kind": "service_desk",
+        "shifts": [{"start_hour": 0, "end_hour": 24, "headcount": 1}],
+        "interruptions": {"rate_per_hour": 30, "duration": {"dist": "fixed", "value_min": 0.1},
+                          **window},
+    })
+    seen: list[float] = []
+
+    class Recording(Pool):
+        def interrupt(self, duration: float) -> None:
+            seen.append(self.env.now)
+
+    env = simpy.Environment()
+    pool = Recording(env, 0, "d", spec)
+    pool.set_capacity(1, 0.0)
+    assert spec.interruptions is not None
+    InterruptionStream(env, pool, spec.interruptions, 0, np.random.default_rng(5),
+                       offset_min).start()
+    env.run(until=3 * 1440.0)
+    return seen
+
+
+@pytest.mark.parametrize("offset_min", [0.0, 7 * 60.0])
+def test_interruptions_arrive_only_in_their_hours_and_keep_their_draws(
+        offset_min: float) -> None:
+    everything = _interruption_times({}, offset_min)
+    late = _interruption_times({"start_hour": 22, "end_hour": 2}, offset_min)
+    office = _interruption_times({"start_hour": 8, "end_hour": 20}, offset_min)
+
+    def hour(t: float) -> float:
+        return ((t + offset_min) % 1440.0) / 60.0
+    # the window thins the all-day stream: exactly its arrivals in the window, no others
+    assert late == [t for t in everything if hour(t) >= 22 or hour(t) < 2]
+    assert office == [t for t in everything if 8 <= hour(t) < 20]
+    assert late and office and len(office) > 2 * len(late)

@@ -447,7 +447,8 @@ class OtherBlock(ScenarioModel):
 
 class Interruptions(ScenarioModel):
     """A random stream of small jobs that are not requests (walk-in enquiries, fees,
-    inspections): Poisson arrivals, each occupying one person for ``duration``.
+    inspections): Poisson arrivals, each occupying one person for ``duration``, during
+    the hours ``start_hour``-``end_hour`` of every day (all day by default).
 
     Waiting interruptions are taken before waiting requests.  ``urgent_preempts``: an
     urgent request finding nobody free interrupts one (which resumes later).
@@ -466,6 +467,26 @@ class Interruptions(ScenarioModel):
     preempts_requests: bool = Field(
         False, description="an interruption may interrupt a request (preemptive-resume)"
     )
+    start_hour: float = Field(
+        0, ge=0, lt=24, description="interruptions arrive only from this hour of the day "
+        "(with end_hour; a window past midnight when start_hour > end_hour)"
+    )
+    end_hour: float = Field(
+        24, gt=0, le=24, description="... until this hour of the day (0-24: all day)"
+    )
+
+    @property
+    def all_day(self) -> bool:
+        """True when the stream runs around the clock."""
+        return (self.start_hour == 0 and self.end_hour == 24) or self.start_hour == self.end_hour
+
+    def in_window(self, hour: float) -> bool:
+        """Whether hour of day ``hour`` (0 <= hour < 24) lies in the arrival window."""
+        if self.all_day:
+            return True
+        if self.start_hour < self.end_hour:
+            return self.start_hour <= hour < self.end_hour
+        return hour >= self.start_hour or hour < self.end_hour
 
 
 class StaffPool(ScenarioModel):

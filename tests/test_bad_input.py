@@ -75,6 +75,11 @@ CASES: list[tuple[str, str, str, int]] = [
     ("huge_count.yaml", "communities[0].count", "less than or equal to 20000", 1),
     ("huge_requests.yaml", "communities", "about 1.8e+08 requests per replication", 1),
     ("huge_horizon.yaml", "run.horizon_days", "less than or equal to 3660", 1),
+    # dated runs and events
+    ("weekday_contradicts_date.yaml", "run.start_weekday", "contradicts start_date", 1),
+    ("event_start_needs_date.yaml", "events[0].start", "needs run.start_date", 1),
+    ("event_unknown_pool.yaml", "events[0].pool", "unknown staff pool 'technician'", 1),
+    ("calendar_unknown_preset.yaml", "calendars[0].preset", "cn_2025", 1),
 ]
 
 

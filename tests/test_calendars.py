@@ -133,7 +133,9 @@ def test_the_dated_clock_equals_the_weekly_one_when_no_day_is_special() -> None:
 @pytest.mark.parametrize(("unit", "due"), [("natural", THU_17 + DAY),
                                            ("working", 4 * DAY + 17 * 60.0)])
 def test_one_day_natural_or_working(unit: str, due: float) -> None:
-    rules = [{"plan_min": None, "targets_in_days": {"plan": {"days": 1, "unit": unit}}}]
+    # the rule's own calendar is business hours: a natural day still counts 24 h a day
+    rules = [{"plan_min": None, "calendar": "business_hours",
+              "targets_in_days": {"plan": {"days": 1, "unit": unit}}}]
     sc = scenario_from_dict(dated(sla=rules))
     rule = sc.sla[0]
     assert rule.plan_min == 1440.0  # measured, shown as one day

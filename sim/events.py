@@ -79,7 +79,7 @@ def surge_rate(
     edges = np.arange(first, last + 1) * 60.0
     edges[0], edges[-1] = lo, hi
     rates = hourly[np.minimum(np.arange(first, last), len(hourly) - 1)]
-    return edges, rates
+    return edges.astype(np.float64), rates
 
 
 @dataclass(frozen=True)

@@ -32,8 +32,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from sim.config import Scenario, SlaRule
 from sim.calendars import business_clock
+from sim.config import Scenario, SlaRule
 from sim.stages import BY_NAME, FINISH, JOINT, OUTCOMES, PLAN, STAGE_TABLE, Stage
 from sim.stages import STAGE_COLUMNS as STAGE_COLUMNS
 from sim.stages import STAGES as STAGES
@@ -93,7 +93,7 @@ def deadlines(
     """Absolute simulated minute at which a stage target counted from ``start_min`` is
     breached (``start_min`` from :func:`clock_start`).  With ``stage`` naming a target in
     days of the rule, that target and its clock replace ``target_min`` and the rule's."""
-    calendar = rule.calendar
+    calendar: str = rule.calendar
     if stage is not None and stage in rule.targets_in_days:
         days_target, calendar = stage_target(rule, stage, scenario)
         assert days_target is not None

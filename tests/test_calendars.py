@@ -146,7 +146,7 @@ def test_one_day_natural_or_working(unit: str, due: float) -> None:
 
 def test_a_target_in_minutes_and_in_days_for_one_stage_is_refused() -> None:
     rules = [{"plan_min": 600, "targets_in_days": {"plan": {"days": 1, "unit": "natural"}}}]
-    with pytest.raises(ScenarioError, match="plan_min and targets_in_days.plan both"):
+    with pytest.raises(ScenarioError, match=r"plan_min and targets_in_days\.plan both"):
         scenario_from_dict(dated(sla=rules), "s.yaml")
 
 

@@ -199,3 +199,18 @@ def test_a_training_day_takes_people_at_exact_times() -> None:
     # after the window both technicians are back: the same pair at 17:00 is served at once
     res = run(sc, table(sc, [1020.0, 1020.0]))
     assert res.requests["onsite_min"].tolist() == [1035.0, 1045.0]
+
+
+@pytest.mark.parametrize(("start", "created", "natural", "working"), [
+    # the README's worked example, row by row (run day 0 = start date, minutes from 00:00)
+    ("2026-09-24", THU_17, DAY + 17 * 60.0, 4 * DAY + 17 * 60.0),
+    ("2026-10-09", 17 * 60.0, DAY + 17 * 60.0, DAY + 17 * 60.0),
+    ("2026-07-14", 600.0, DAY + 600.0, DAY + 600.0),
+])
+def test_the_readme_one_day_examples(start: str, created: float, natural: float,
+                                     working: float) -> None:
+    for unit, due in (("natural", natural), ("working", working)):
+        rules = [{"plan_min": None, "targets_in_days": {"plan": {"days": 1, "unit": unit}}}]
+        sc = scenario_from_dict(dated(start=start, sla=rules))
+        got = deadlines(np.array([created]), 0.0, sc.sla[0], sc, "plan")[0]
+        assert got == pytest.approx(due), unit

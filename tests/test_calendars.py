@@ -11,11 +11,12 @@ import datetime as dt
 from typing import Any
 
 import numpy as np
+import pandas.testing as pd_testing
 import pytest
 from helpers import run, table, tiny_dict
 
 from sim.calendars import DatedClock, DayAxis, WeeklyClock, business_clock, dated_staffing
-from sim.config import ScenarioError, scenario_from_dict
+from sim.config import ScenarioError, resolved_dict, scenario_from_dict
 from sim.config.dated import StaffEvent
 from sim.sla import deadlines, outcomes
 from sim.timeaxis import Calendar, WeekAxis
@@ -214,3 +215,21 @@ def test_the_readme_one_day_examples(start: str, created: float, natural: float,
         sc = scenario_from_dict(dated(start=start, sla=rules))
         got = deadlines(np.array([created]), 0.0, sc.sla[0], sc, "plan")[0]
         assert got == pytest.approx(due), unit
+
+
+@pytest.mark.parametrize("name", ["quanxueli_other_work", "six_types"])
+def test_day_by_day_staffing_equals_the_weekly_one_when_no_day_is_special(name: str) -> None:
+    """The dated driver (forced by a calendar whose only day is years away) runs every
+    shift, block and daily absence exactly as the weekly driver does."""
+    import sim
+
+    plain = sim.load_scenario(f"scenarios/{name}.yaml")
+    plain = plain.model_copy(update={"run": plain.run.model_copy(update={"horizon_days": 3})})
+    d = resolved_dict(plain)
+    d["run"]["start_date"] = "2026-03-02"  # a Monday, as the scenario's start_weekday
+    d["calendars"] = [{"holidays": ["2030-01-01"]}]
+    with_calendar = scenario_from_dict(d)
+    a = sim.simulate(plain).requests
+    b = sim.simulate(with_calendar).requests
+    assert len(a) > 30
+    pd_testing.assert_frame_equal(a, b)

@@ -229,7 +229,7 @@ def test_day_by_day_staffing_equals_the_weekly_one_when_no_day_is_special(name: 
     d["run"]["start_date"] = "2026-03-02"  # a Monday, as the scenario's start_weekday
     d["calendars"] = [{"holidays": ["2030-01-01"]}]
     with_calendar = scenario_from_dict(d)
-    a = sim.simulate(plain).requests
-    b = sim.simulate(with_calendar).requests
-    assert len(a) > 30
-    pd_testing.assert_frame_equal(a, b)
+    ra, rb = sim.simulate(plain), sim.simulate(with_calendar)
+    assert len(ra.requests) > 30
+    pd_testing.assert_frame_equal(ra.requests, rb.requests)
+    pd_testing.assert_frame_equal(ra.load, rb.load)  # on-duty minutes per pool and hour

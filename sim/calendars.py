@@ -242,7 +242,8 @@ def dated_staffing(
     events (``events[i]`` during ``windows[i]``) take their people off the headcount
     (never below 0); the cost is unchanged, as the people are still paid.
     """
-    spans: list[tuple[float, float, int]] = []  # (start, end, index into shifts)
+    # shift starts and ends as +1 / -1 of that shift, swept in time order
+    marks: list[tuple[float, int, int]] = []  # (minute, +1 or -1, index into shifts)
     last = days.day_of(horizon_min) + 1
     for k in range(-1, last + 1):
         wd = WEEKDAYS[days.weekday(k)]
@@ -250,16 +251,21 @@ def dated_staffing(
         for i, sh in enumerate(pool.shifts):
             if wd in sh.days and (sh.on_holidays or not holiday):
                 a = days.day_start(k) + sh.start_hour * 60.0
-                spans.append((a, a + sh.length_hour * 60.0, i))
-    cuts = {0.0} | {t for a, b, _ in spans for t in (a, b) if 0.0 < t < horizon_min}
-    cuts |= {t for a, b in windows for t in (a, b) if 0.0 < t < horizon_min}
-    times = sorted(cuts)
+                marks += [(a, 1, i), (a + sh.length_hour * 60.0, -1, i)]
+    marks.sort()
+    cuts = sorted({0.0} | {t for t, _, _ in marks if 0.0 < t < horizon_min}
+                  | {t for w in windows for t in w if 0.0 < t < horizon_min})
+    active = [0] * len(pool.shifts)  # instances of each shift running
+    j = 0
     out: list[tuple[float, Staffing]] = []
-    for n, start in enumerate(times):
-        end = times[n + 1] if n + 1 < len(times) else horizon_min
-        mid = (start + end) / 2
-        value = staffing_of(pool, [pool.shifts[i] for a, b, i in spans if a <= mid < b])
-        away = sum(e.people for e, (a, b) in zip(events, windows, strict=True) if a <= mid < b)
+    for start in cuts:
+        while j < len(marks) and marks[j][0] <= start:
+            active[marks[j][2]] += marks[j][1]
+            j += 1
+        on = [sh for sh, n in zip(pool.shifts, active, strict=True) for _ in range(n)]
+        value = staffing_of(pool, on)
+        away = sum(e.people for e, (a, b) in zip(events, windows, strict=True)
+                   if a <= start < b)
         if away:
             value = Staffing(max(0, value.headcount - away), value.callout_min,
                              value.cost_per_hour)

@@ -80,6 +80,7 @@ CASES: list[tuple[str, str, str, int]] = [
     ("event_start_needs_date.yaml", "events[0].start", "needs run.start_date", 1),
     ("event_unknown_pool.yaml", "events[0].pool", "unknown staff pool 'technician'", 1),
     ("calendar_unknown_preset.yaml", "calendars[0].preset", "cn_2025", 1),
+    ("huge_surge.yaml", "events[0]", "requests per replication", 1),
 ]
 
 

@@ -198,4 +198,22 @@ def dated_problem(sc: Scenario) -> str | None:
                     f"{e.party!r} (known: {sorted(parties)})")
         if isinstance(e, StaffEvent) and e.pool not in pools:
             return f"{where}.pool: unknown staff pool {e.pool!r}"
+    return _size_problem(sc)
+
+
+def _size_problem(sc: Scenario) -> str | None:
+    """Surges and clusters asking for more requests than a run may hold (an upper bound:
+    every community's whole demand surges)."""
+    per_day = sum(c.count * c.requests_per_day for c in sc.communities)
+    n_com = sum(c.count for c in sc.communities)
+    extra = 0.0
+    for i, e in enumerate(sc.events):
+        if isinstance(e, Surge):
+            extra += (e.multiplier - 1) * per_day * (e.duration_hour + e.tail_hour) / 24.0
+        elif isinstance(e, Cluster):
+            extra += e.count * n_com
+        if extra > limits.MAX_REQUESTS:
+            return (f"events[{i}]: events add up to about {extra:.2g} requests per "
+                    f"replication; the limit is {limits.MAX_REQUESTS:.2g} — shorten the "
+                    "windows or lower the multipliers")
     return None

@@ -13,6 +13,9 @@ coupled as tightly as staffing comparisons.
 
 Everything random about a request (category, channel, complexity, every duration) is fixed
 here from its own named stream, so the model itself draws nothing.
+
+Events (:mod:`sim.events`) add the requests of surges and clusters from their own streams
+(``stream_copy`` -1 - the event's index), leaving every other request as it was.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sim.config import CHANNELS, Community, Scenario
+from sim.events import event_arrivals
 from sim.rng import Streams
 from sim.timeaxis import WeekAxis, hourly_rate_profile, per_simulated_hour
 
@@ -113,6 +117,12 @@ def generate(scenario: Scenario, communities: list[Community], streams: Streams)
                 keep = streams.get(f"thinning/{com.name}/{k}").random(len(t)) < (m - k)
             idx = np.flatnonzero(keep)
             parts.append(_attributes(scenario, com, ci, cat_names, t[idx], u[idx], k, idx))
+        if scenario.events:  # surges and clusters add requests from their own streams
+            for ei, cat, extra in event_arrivals(scenario, com, base_rate * m, streams,
+                                                 N_UNIFORMS):
+                idx = np.arange(len(extra.times))
+                parts.append(_attributes(scenario, com, ci, cat_names, extra.times, extra.u,
+                                         -1 - ei, idx, cat))
     if not parts:  # no demand anywhere (every multiplier 0): an empty table
         parts.append(_attributes(scenario, communities[0], 0, cat_names, np.empty(0),
                                  np.empty((0, N_UNIFORMS)), 0, np.empty(0, dtype=np.intp)))
@@ -134,11 +144,14 @@ def _attributes(
     u: NDArray[np.float64],
     copy: int,
     index: NDArray[np.intp],
+    forced_category: int = -1,
 ) -> dict[str, NDArray[np.generic]]:
     n = len(t)
     mix = np.array([com.category_mix.get(c, 0.0) for c in cat_names])
     category = np.searchsorted(np.cumsum(mix) / mix.sum(), u[:, U_CATEGORY], side="right")
     category = np.minimum(category, len(cat_names) - 1).astype(np.int32)
+    if forced_category >= 0:  # an event's request: its category is the event's
+        category = np.full(n, forced_category, dtype=np.int32)
     shares = {str(k): v for k, v in com.channel_mix.items()}
     chan_mix = np.array([shares.get(c, 0.0) for c in CHANNELS])
     channel = np.searchsorted(np.cumsum(chan_mix) / chan_mix.sum(), u[:, U_CHANNEL], "right")

@@ -52,6 +52,9 @@ FIGURE_CAPTIONS = {
     "after a shift ended.",
     "backlog": "Requests waiting for each kind of staff over the simulated time (mean over "
     "replications). Growth from week to week means the staffing cannot keep up.",
+    "compliance_by_day": "Dated runs: the share meeting each target by the day the request "
+    "arrived (mean over replications). Grey: public holidays; coloured bands: event windows "
+    "(a surge's after-tail lighter).",
 }
 CSS = """
 body{font-family:"Noto Sans CJK SC","WenQuanYi Micro Hei","Microsoft YaHei","PingFang SC",

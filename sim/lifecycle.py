@@ -122,6 +122,7 @@ class Engine:
         "n",
         "onsite",
         "outside",
+        "outside_wait",
         "overdue_at",
         "parallel",
         "plan",
@@ -154,8 +155,11 @@ class Engine:
         raise_priority: bool,
         handoff: bool,
         plan_track: PlanTrack | None = None,
+        outside_wait: Callable[[int, float], float] | None = None,
     ) -> None:
         n = len(req)
+        # wait on an outside party starting now (outages lengthen it); None: as drawn
+        self.outside_wait = outside_wait
         self.env = env
         self.pools = pools
         for p in pools:  # each pool hands the jobs its people take to this engine
@@ -383,6 +387,8 @@ class Engine:
         if rid is None:
             return
         if self.outside[rid]:
+            if self.outside_wait is not None:
+                self.wait_dur[rid] = self.outside_wait(rid, self.env.now)
             self.wait_end[rid] = self.env.now + self.wait_dur[rid]
             if self.complex[rid] and self.parallel[rid]:
                 self._wait(rid, PLAN)

@@ -15,7 +15,9 @@ from numpy.typing import NDArray
 from simpy.events import Event, Timeout
 
 from sim.arrivals import RequestTable, generate
-from sim.config import SCOPES, Community, Scenario
+from sim.calendars import DayAxis, dated_staffing, has_calendar, unroll, value_at
+from sim.config import SCOPES, Community, Scenario, StaffPool
+from sim.events import OutageWaits, staff_events
 from sim.lifecycle import Engine, PlanTrack
 from sim.otherwork import Absence, block_step, run_day, start_other_work
 from sim.records import SimulationResult, build_result
@@ -51,12 +53,20 @@ class _ShiftDriver:
     def __init__(
         self, env: simpy.Environment, pools: list[Pool], axis: WeekAxis,
         absences: dict[int, Absence] | None = None,
+        dated: dict[str, list[tuple[float, Staffing]]] | None = None,
+        horizon_min: float = 0.0,
     ) -> None:
         self.env = env
         self.axis = axis
         self.absences = absences or {}
         by_spec: dict[int, tuple[WeekStep[tuple[Staffing, int]], list[Pool]]] = {}
+        # pools staffed day by day (calendars, staff events): changes in simulated time
+        self.dated: dict[float, list[_Change]] = {}
+        dated_groups: dict[int, list[Pool]] = {}
         for p in pools:
+            if dated and p.spec.name in dated:
+                dated_groups.setdefault(id(p.spec), []).append(p)
+                continue
             key = id(p.spec)
             if key not in by_spec:
                 step = shift_step(p.spec)
@@ -78,8 +88,19 @@ class _ShiftDriver:
         self.times = sorted(self.changes)
         self.week = 0
         self.i = 0
+        for group in dated_groups.values():
+            assert dated is not None
+            changes = _dated_changes(group[0].spec, dated[group[0].spec.name], axis,
+                                     horizon_min)
+            for p in group:
+                self._apply(p, *changes[0][1])
+            for at, (value, b) in changes[1:]:
+                self.dated.setdefault(at, []).append((value, b, group))
+        self.dated_times = sorted(self.dated)
 
     def start(self) -> None:
+        if self.dated_times:
+            self._dated_next(0)
         if not self.times:
             return
         # first change strictly after the start
@@ -104,12 +125,53 @@ class _ShiftDriver:
         else:
             p.set_capacity(head, staffing.callout_min)
 
+    def _dated_next(self, j: int) -> None:
+        at = self.dated_times[j]
+        ev = Timeout(self.env, max(0.0, at - self.env.now))
+        ev.callbacks.append(lambda _e: self._dated_fire(j))
+
+    def _dated_fire(self, j: int) -> None:
+        for staffing, blocked, group in self.dated[self.dated_times[j]]:
+            for p in group:
+                self._apply(p, staffing, blocked)
+        if j + 1 < len(self.dated_times):
+            self._dated_next(j + 1)
+
     def _fire(self, _ev: Event) -> None:
         for staffing, blocked, group in self.changes[self.times[self.i]]:
             for p in group:
                 self._apply(p, staffing, blocked)
         self.i += 1
         self._schedule()
+
+
+def _dated_changes(
+    spec: StaffPool, staffing: list[tuple[float, Staffing]], axis: WeekAxis,
+    horizon_min: float,
+) -> list[tuple[float, tuple[Staffing, int]]]:
+    """Day-by-day staffing with the pool's weekly blocks (and, with absence, a change at
+    every midnight) as ``(simulated minute, (staffing, blocked))``, the first at 0."""
+    blocks = unroll(block_step(spec), axis, horizon_min) if spec.blocks else [(0.0, 0)]
+    cuts = {t for t, _ in staffing} | {t for t, _ in blocks}
+    if spec.absence_prob > 0:
+        first = axis.week_time(np.array([0.0]))[0] // 1440.0 + 1
+        cuts |= {float(t) for t in axis.sim_time(
+            np.arange(first, first + horizon_min / 1440.0 + 1) * 1440.0) if t < horizon_min}
+    return [(t, (value_at(staffing, t), value_at(blocks, t))) for t in sorted(cuts)]
+
+
+def dated_pools(scenario: Scenario, pools: list[Pool]) -> dict[str, list[tuple[float, Staffing]]]:
+    """Staffing changes of the pools staffed day by day: every pool when the scenario
+    has a calendar, else those named by staff events; the rest keep the weekly driver."""
+    out: dict[str, list[tuple[float, Staffing]]] = {}
+    calendar = has_calendar(scenario)
+    days = DayAxis.of(scenario)
+    for spec in {id(p.spec): p.spec for p in pools}.values():
+        events, windows = staff_events(scenario, spec.name)
+        if calendar or events:
+            out[spec.name] = dated_staffing(spec, days, scenario.run.horizon_min, events,
+                                            windows)
+    return out
 
 
 def _stage_kinds(stage: Stage, scenario: Scenario, category: str) -> list[str]:
@@ -160,7 +222,7 @@ def _deadlines(scenario: Scenario, req: RequestTable) -> list[NDArray[np.float64
             )
             if m.any():
                 start = clock_start(req.raised_min[m], req.created_min[m], rule)
-                due[m] = deadlines(start, target, rule, scenario)
+                due[m] = deadlines(start, target, rule, scenario, stage.name)
         out.append(due)  # numpy, not a list: only read for requests that must queue
     return out
 
@@ -181,7 +243,7 @@ def _plan_track(scenario: Scenario, req: RequestTable) -> PlanTrack | None:
         if rule.plan_track == "after_finish_target" and rule.finish_min is not None:
             m &= ~req.complex
             start = clock_start(req.raised_min[m], req.created_min[m], rule)
-            overdue[m] = deadlines(start, rule.finish_min, rule, scenario)
+            overdue[m] = deadlines(start, rule.finish_min, rule, scenario, "finish")
     if not parallel.any() and np.isinf(overdue).all():
         return None
     return PlanTrack(overdue.tolist(), parallel.tolist())
@@ -262,13 +324,16 @@ def run_requests(
         scenario.escalation.raise_priority,
         scenario.escalation.handoff,
         _plan_track(scenario, req),
+        outage.wait if (outage := OutageWaits.of(scenario, req.category, req.wait_dur))
+        else None,
     )
     axis = WeekAxis.from_run(scenario.run)
     absences: dict[int, Absence] = {}
     if any(p.spec.has_other_work for p in pools):
         absences = start_other_work(env, pools, Streams(seed, replication), axis,
                                     scenario.run.horizon_min)
-    _ShiftDriver(env, pools, axis, absences).start()
+    dated = dated_pools(scenario, pools) if scenario.calendars or scenario.events else None
+    _ShiftDriver(env, pools, axis, absences, dated, scenario.run.horizon_min).start()
     engine.start()
     env.run(until=scenario.run.horizon_min)
     return build_result(scenario, seed, replication, communities, req, engine.outputs(), pools)

@@ -32,15 +32,17 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from sim.calendars import business_clock
 from sim.config import Scenario, SlaRule
-from sim.stages import FINISH, JOINT, OUTCOMES, PLAN, STAGE_TABLE, Stage
+from sim.stages import BY_NAME, FINISH, JOINT, OUTCOMES, PLAN, STAGE_TABLE, Stage
 from sim.stages import STAGE_COLUMNS as STAGE_COLUMNS
 from sim.stages import STAGES as STAGES
-from sim.timeaxis import EPS, Calendar, WeekAxis
+from sim.timeaxis import EPS, Calendar
 
 __all__ = [
     "CLOCKS", "EPS", "OUTCOME_STAGES", "STAGES", "STAGE_COLUMNS", "Calendar", "applicable",
-    "clock_start", "deadlines", "outcomes", "plan_track", "stage_times", "with_clock",
+    "clock_start", "deadlines", "outcomes", "plan_track", "stage_target", "stage_times",
+    "with_clock",
 ]
 
 CLOCKS: tuple[str, ...] = ("community", "resident")
@@ -67,27 +69,46 @@ def clock_start(
     return raised_min if rule.clock_from == "resident" else created_min
 
 
+def stage_target(rule: SlaRule, stage: str, scenario: Scenario) -> tuple[float | None, str]:
+    """Target (minutes) of ``stage`` under ``rule`` and the calendar it counts on.
+
+    A target in days (``targets_in_days``) counts on its own clock: natural days are
+    1440 min of the 24-hour clock, working days the business hours of one working day on
+    the business-hours clock; any other target is ``<stage>_min`` on ``rule.calendar``.
+    """
+    days = rule.targets_in_days.get(stage)  # type: ignore[call-overload]
+    if days is None:
+        target: float | None = getattr(rule, BY_NAME[stage].sla_field)
+        return target, rule.calendar
+    if days.unit == "natural":
+        return days.days * 1440.0, "24h"
+    bh = scenario.business_hours
+    return days.days * (bh.end_hour - bh.start_hour) * 60.0, "business_hours"
+
+
 def deadlines(
-    start_min: NDArray[np.float64], target_min: float, rule: SlaRule, scenario: Scenario
+    start_min: NDArray[np.float64], target_min: float, rule: SlaRule, scenario: Scenario,
+    stage: str | None = None,
 ) -> NDArray[np.float64]:
     """Absolute simulated minute at which a stage target counted from ``start_min`` is
-    breached (``start_min`` from :func:`clock_start`)."""
-    if rule.calendar == "24h":
+    breached (``start_min`` from :func:`clock_start`).  With ``stage`` naming a target in
+    days of the rule, that target and its clock replace ``target_min`` and the rule's."""
+    calendar: str = rule.calendar
+    if stage is not None and stage in rule.targets_in_days:
+        days_target, calendar = stage_target(rule, stage, scenario)
+        assert days_target is not None
+        target_min = days_target
+    if calendar == "24h":
         return start_min + target_min
-    cal = Calendar(scenario.business_hours)
-    axis = WeekAxis.from_run(scenario.run)
-    return axis.sim_time(cal.add(axis.week_time(start_min), target_min))
+    return business_clock(scenario).add(start_min, target_min)
 
 
 def _elapsed(
-    start: NDArray[np.float64], end: NDArray[np.float64], rule: SlaRule, scenario: Scenario
+    start: NDArray[np.float64], end: NDArray[np.float64], calendar: str, scenario: Scenario
 ) -> NDArray[np.float64]:
-    if rule.calendar == "24h":
+    if calendar == "24h":
         return end - start
-    cal = Calendar(scenario.business_hours)
-    axis = WeekAxis.from_run(scenario.run)
-    with np.errstate(invalid="ignore"):
-        return cal.elapsed_before(axis.week_time(end)) - cal.elapsed_before(axis.week_time(start))
+    return business_clock(scenario).elapsed(start, end)
 
 
 def plan_track(requests: pd.DataFrame) -> NDArray[np.bool_]:
@@ -161,7 +182,7 @@ def outcomes(requests: pd.DataFrame, rule: SlaRule, scenario: Scenario) -> pd.Da
     any_applicable = np.zeros(n, dtype=bool)
     for st in STAGE_TABLE:
         stage, col = st.name, st.column
-        target = getattr(rule, st.sla_field)
+        target, calendar = stage_target(rule, stage, scenario)
         mask = masks[stage]
         met = np.full(n, np.nan)
         unknown = np.zeros(n, dtype=bool)
@@ -171,9 +192,9 @@ def outcomes(requests: pd.DataFrame, rule: SlaRule, scenario: Scenario) -> pd.Da
                 done = requests[FINISH.column].to_numpy(dtype=float)
                 t = np.where(routine_plan, np.fmin(t, done), t)
             reached = ~np.isnan(t)
-            el = _elapsed(start, t, rule, scenario)
+            el = _elapsed(start, t, calendar, scenario)
             ok = reached & (el <= target + EPS)
-            overdue = deadlines(start, target, rule, scenario) <= horizon
+            overdue = deadlines(start, target, rule, scenario, stage) <= horizon
             met = np.where(mask & reached, ok.astype(float), np.nan)
             met = np.where(mask & ~reached & overdue, 0.0, met)
             unknown = mask & ~reached & ~overdue

@@ -39,6 +39,16 @@ class Segment:
     cost_per_hour: float
 
 
+def staffing_of(pool: StaffPool, on: list[Shift]) -> Staffing:
+    """What the pool has on duty while the shifts ``on`` run (see :func:`shift_step`)."""
+    head = sum(sh.headcount for sh in on)
+    regular = any(sh.headcount > 0 and not sh.on_call for sh in on)
+    callouts = [sh.callout_min for sh in on if sh.headcount]
+    callout = 0.0 if regular else max(callouts, default=0.0)
+    cost = sum(sh.headcount * sh.cost_factor for sh in on) * pool.hourly_cost
+    return Staffing(head, callout, cost)
+
+
 def shift_step(pool: StaffPool) -> WeekStep[Staffing]:
     """The pool's staffing as a step function over one week (Monday 00:00 = 0).
 
@@ -58,12 +68,7 @@ def shift_step(pool: StaffPool) -> WeekStep[Staffing]:
         end = cuts[i + 1] if i + 1 < len(cuts) else WEEK_MIN
         mid = (start + end) / 2
         on = [sh for a, ln, sh in blocks if (mid - a) % WEEK_MIN < ln]
-        head = sum(sh.headcount for sh in on)
-        regular = any(sh.headcount > 0 and not sh.on_call for sh in on)
-        callouts = [sh.callout_min for sh in on if sh.headcount]
-        callout = 0.0 if regular else max(callouts, default=0.0)
-        cost = sum(sh.headcount * sh.cost_factor for sh in on) * pool.hourly_cost
-        value = Staffing(head, callout, cost)
+        value = staffing_of(pool, on)
         if values and values[-1] == value:
             continue
         starts.append(start)

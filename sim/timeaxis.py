@@ -10,11 +10,11 @@ Every week-periodic input of the model is read through this module:
 * :class:`Calendar` is the business-hours clock that SLA rules on ``business_hours`` count
   on.
 
-All of it is periodic with period :data:`WEEK_MIN` today.  Dated exceptions -- public
-holidays, make-up working days, event windows with surges -- are meant to be added here
-and only here: the axis will then map a simulated minute to a *date* as well, and the step
-functions and the clock will look up the date's exception before the weekly pattern, so
-arrivals, shifts and SLA clocks change together without the engine knowing.
+All of it is periodic with period :data:`WEEK_MIN`.  Dated exceptions -- public
+holidays, make-up working days -- live in the layer above, :mod:`sim.calendars`, which
+maps a simulated minute to a run day and date and builds day-by-day staffing and a
+holiday-aware business-hours clock from the weekly pieces here; event windows are in
+:mod:`sim.events`.  A run without calendars or events uses this module alone.
 
 This module imports no simulation engine; it reads only the scenario schema.
 """

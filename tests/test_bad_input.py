@@ -75,6 +75,12 @@ CASES: list[tuple[str, str, str, int]] = [
     ("huge_count.yaml", "communities[0].count", "less than or equal to 20000", 1),
     ("huge_requests.yaml", "communities", "about 1.8e+08 requests per replication", 1),
     ("huge_horizon.yaml", "run.horizon_days", "less than or equal to 3660", 1),
+    # dated runs and events
+    ("weekday_contradicts_date.yaml", "run.start_weekday", "contradicts start_date", 1),
+    ("event_start_needs_date.yaml", "events[0].start", "needs run.start_date", 1),
+    ("event_unknown_pool.yaml", "events[0].pool", "unknown staff pool 'technician'", 1),
+    ("calendar_unknown_preset.yaml", "calendars[0].preset", "cn_2025", 1),
+    ("huge_surge.yaml", "events[0]", "requests per replication", 1),
 ]
 
 
@@ -367,15 +373,27 @@ def _json_schema() -> dict[str, object]:
     return schema
 
 
+def _as_editors_read(text: str) -> object:
+    """YAML as an editor's schema check sees it: dates (2026-02-09) stay strings."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.yaml_implicit_resolvers = {
+        k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
+        for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+    return yaml.load(text, Loader=Loader)
+
+
 def test_schema_accepts_every_shipped_scenario() -> None:
     import jsonschema
-    import yaml
 
     validator = jsonschema.Draft202012Validator(_json_schema())
     found = sorted(SCENARIOS.glob("*.yaml"))
     assert len(found) >= 5
     for path in found:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = _as_editors_read(path.read_text(encoding="utf-8"))
         errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(data)]
         assert not errors, f"{path.name}: {errors[:5]}"
 
@@ -407,7 +425,8 @@ def test_schema_describes_every_field() -> None:
         f"{name}.{field}"
         for name, d in [("Scenario", schema), *defs.items()]
         if name in ("Scenario", "RunConfig", "Community", "Shift", "StaffPool", "SlaRule",
-                    "Category", "BusinessHours")
+                    "Category", "BusinessHours", "DayTarget", "CalendarSpec", "Surge",
+                    "Cluster", "Outage", "StaffEvent")
         for field, spec in d["properties"].items()
         if not spec.get("description")
     ]

@@ -39,3 +39,15 @@ def other_work_presets() -> dict[str, dict[str, Any]]:
     """Other work and absence per staff kind (``sim/presets/other_work.yaml``); opt-in."""
     kinds: dict[str, dict[str, Any]] = _preset_file("other_work.yaml")["other_work"]
     return kinds
+
+
+def calendar_presets() -> list[str]:
+    """Names of the shipped calendars (``sim/presets/calendars/<name>.yaml``)."""
+    folder = resources.files("sim.presets").joinpath("calendars")
+    return sorted(p.name.removesuffix(".yaml") for p in folder.iterdir()
+                  if p.name.endswith(".yaml"))
+
+
+def calendar_preset(name: str) -> dict[str, Any]:
+    """A shipped calendar: ``holidays`` (dates) and ``workdays`` (date -> weekday)."""
+    return _preset_file(f"calendars/{name}.yaml")

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, Field, model_validator
 
 from sim.config import limits
+from sim.config.dated import MAX_EVENTS, CalendarSpec, Event, dated_problem
 from sim.config.presets import category_presets
 from sim.config.schema import (
     COMMUNITY_TYPES,
@@ -94,6 +95,15 @@ class Scenario(ScenarioModel):
     staff: list[StaffPool] = Field(
         min_length=1, max_length=limits.MAX_STAFF_ENTRIES, description="the staff pools"
     )
+    # dated runs (sim.config.dated): both empty leave the run on average weeks
+    calendars: list[CalendarSpec] = Field(
+        default_factory=list, max_length=20, description="public holidays and make-up "
+        "working days (needs run.start_date); several are merged (default: none)",
+    )
+    events: list[Event] = Field(
+        default_factory=list, max_length=MAX_EVENTS, description="dated windows that change "
+        "demand, outside parties' waits or staff on duty (default: none)",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -170,6 +180,9 @@ class Scenario(ScenarioModel):
                         f"staff[{i}].communities: unknown communities or types {unknown}"
                     )
         self._check_coverage()
+        problem = dated_problem(self)
+        if problem:
+            raise ValueError(problem)
         return self
 
     def _check_coverage(self) -> None:

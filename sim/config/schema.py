@@ -12,6 +12,7 @@ sections together.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import math
 from typing import Any, Literal
 
@@ -68,6 +69,30 @@ class RunConfig(ScenarioModel):
     start_hour: int = Field(
         0, ge=0, le=23, description="hour of day (0-23) at simulated minute 0"
     )
+    start_date: dt.date | None = Field(
+        None, description="calendar date at simulated minute 0 (ISO, e.g. 2026-02-09); it "
+        "fixes start_weekday (leave that out, or give the same weekday) and lets calendars "
+        "and dated events apply; null: an undated run on average weeks",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _weekday_from_date(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or data.get("start_date") is None:
+            return data
+        raw = data["start_date"]
+        try:
+            day = raw if isinstance(raw, dt.date) else dt.date.fromisoformat(str(raw))
+        except ValueError:
+            return data  # the field check reports the bad date
+        weekday = WEEKDAYS[day.weekday()]
+        given = data.get("start_weekday")
+        if given is not None and given != weekday:
+            raise ValueError(
+                f"start_weekday {given!r} contradicts start_date {day.isoformat()}, a "
+                f"{weekday!r}; leave start_weekday out of a dated run"
+            )
+        return {**data, "start_weekday": weekday}
 
     @model_validator(mode="after")
     def _warmup_inside(self) -> RunConfig:
@@ -110,6 +135,22 @@ class BusinessHours(ScenarioModel):
         if not self.days:
             raise ValueError("days must name at least one weekday")
         return self
+
+
+StageName = Literal["respond", "onsite", "finish", "plan"]
+STAGE_NAMES: tuple[str, ...] = StageName.__args__  # type: ignore[attr-defined]
+
+
+class DayTarget(ScenarioModel):
+    """A stage target stated in days: natural days on the 24-hour clock, or working days
+    on the business-hours clock (which skips weekends and the calendars' holidays)."""
+
+    days: float = Field(gt=0, le=366, description="the target, in days")
+    unit: Literal["natural", "working"] = Field(
+        description="natural: days x 24 h of wall clock; working: days x the business "
+        "hours of one working day (business_hours.end_hour - start_hour), counted only "
+        "while the office is open"
+    )
 
 
 class SlaRule(ScenarioModel):
@@ -161,6 +202,33 @@ class SlaRule(ScenarioModel):
         False, description="false: a plan is written only after the outside party is done, "
         "so the plan clock includes its wait; true: plan staff write it while the party works"
     )
+    targets_in_days: dict[StageName, DayTarget] = Field(
+        default_factory=dict, description="stage targets stated in days instead of "
+        "<stage>_min (e.g. plan: {days: 1, unit: working}); such a stage counts on its own "
+        "clock (natural: 24h, working: business_hours) whatever calendar says",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _days_fill_minutes(cls, data: Any) -> Any:
+        # a stage with a target in days is measured: <stage>_min is set to its natural
+        # length (1 day = 1440 min) for tables; sim.sla counts the stage on its own clock
+        if not isinstance(data, dict) or not isinstance(data.get("targets_in_days"), dict):
+            return data
+        data = dict(data)
+        for stage, target in data["targets_in_days"].items():
+            key = f"{stage}_min"
+            days = target.get("days") if isinstance(target, dict) else getattr(
+                target, "days", None)
+            if not isinstance(days, int | float) or stage not in STAGE_NAMES:
+                continue  # the field checks report it
+            given = data.get(key)
+            # a resolved scenario written back carries both, equal
+            if given is not None and given != float(days) * 1440.0:
+                raise ValueError(f"{key} and targets_in_days.{stage} both set a target; "
+                                 "give one of them")
+            data[key] = float(days) * 1440.0
+        return data
 
     @model_validator(mode="after")
     def _overdue_needs_finish(self) -> SlaRule:
@@ -415,6 +483,11 @@ class Shift(ScenarioModel):
         0.0, ge=0, description="extra delay before an on-call person can set off"
     )
     cost_factor: float = Field(1.0, ge=0, description="share of hourly_cost paid")
+    on_holidays: bool = Field(
+        True, description="false: the shift does not start on a public holiday of the "
+        "scenario's calendars; a make-up working day runs the shifts of the weekday it "
+        "stands for either way"
+    )
 
     @property
     def length_hour(self) -> float:

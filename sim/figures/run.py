@@ -410,7 +410,10 @@ def backlog_over_time(exp: ExperimentResult) -> Figure:
 
 
 def report_figures(exp: ExperimentResult, rule: str | None = None) -> dict[str, Figure]:
-    """Every figure of the HTML report, by short name, in reading order."""
+    """Every figure of the HTML report, by short name, in reading order (a dated run or
+    one with events adds compliance by day, :mod:`sim.figures.daily`)."""
+    from sim.figures.daily import compliance_by_day, is_dated
+
     return {
         "compliance_by_type": compliance_by_type(exp, rule),
         "stage_cdf": stage_cdf(exp, rule),
@@ -418,6 +421,7 @@ def report_figures(exp: ExperimentResult, rule: str | None = None) -> dict[str, 
         "compliance_by_category": compliance_by_category(exp, rule),
         "utilisation": utilisation_heatmap(exp),
         "backlog": backlog_over_time(exp),
+        **({"compliance_by_day": compliance_by_day(exp, rule)} if is_dated(exp) else {}),
     }
 
 

@@ -197,6 +197,22 @@ def _targets(path: str, raw: Mapping[str, Any], scenario: Scenario,
             if _has(resolved, target):
                 locs.append(target)
         return locs, f"no {model} in the scenario leaves {fld} at its default"
+    if head == "other_work":
+        kind, fld, *sub = rest
+        raw_staff = raw.get("staff") or []
+        takers = [i for i, p in enumerate(raw_staff) if isinstance(p, dict)
+                  and p.get("kind") == kind and p.get("other_work") == "kind_preset"]
+        if not takers:
+            return [], f"no {kind} pool takes its kind's other-work preset"
+        if fld == "blocks" and sub[-1:] in (["start_hour"], ["end_hour"]):
+            # overlapping ranges: varied one by one, some combinations would end a block
+            # before it starts, so a block's hours stay as shipped (its people vary)
+            return [], "a block's hours are held fixed (start and end ranges overlap)"
+        at = [int(x) if x.isdigit() else x for x in sub]  # blocks.0.people: a list index
+        locs = [("staff", i, fld, *at) for i in takers if fld not in raw_staff[i]]
+        if not locs:
+            return [], f"every {kind} pool taking the preset sets {fld}"
+        return [loc for loc in locs if _has(resolved, loc)], f"{fld} not in the scenario"
     return [], "not a preset or schema number"
 
 

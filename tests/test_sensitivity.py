@@ -113,6 +113,35 @@ def test_schema_default_reaches_only_objects_that_leave_it_unset() -> None:
     assert [p.borrow_after_min for p in pools] == [5.0, 40.0, 5.0]
 
 
+def test_other_work_preset_reaches_only_pools_that_take_it_and_do_not_set_it() -> None:
+    raw = small_raw()
+    kind = raw["staff"][0]["kind"]
+    raw["staff"][0]["other_work"] = "kind_preset"
+    raw["staff"].append({**copy.deepcopy(raw["staff"][0]), "name": "desk2",
+                         "absence_prob": 0.2})  # set by the pool: the preset cannot reach
+    raw["staff"].append({**copy.deepcopy(raw["staff"][0]), "name": "desk3"})
+    raw["staff"].append({**copy.deepcopy(raw["staff"][0]), "name": "desk4",
+                         "other_work": "none"})  # does not take the preset
+    sc = scenario_from_dict(copy.deepcopy(raw), "<test>")
+    ranges = {f"other_work.{kind}.absence_prob": (0.05, (0.02, 0.1)),
+              f"other_work.{kind}.interruptions.rate_per_hour": (2.0, (0.5, 4.0)),
+              f"other_work.{kind}.blocks.0.start_hour": (8.5, (8.0, 9.0))}
+    factors, skipped = sens.scenario_factors(sc, raw, ranges)
+    by = {f.path: f for f in factors}
+    same_kind = [i for i, p in enumerate(raw["staff"])
+                 if p["kind"] == kind and p.get("other_work") == "kind_preset"
+                 and "absence_prob" not in p]
+    assert same_kind == [0, 4]
+    assert by[f"other_work.{kind}.absence_prob"].targets == tuple(
+        ("staff", i, "absence_prob") for i in same_kind)
+    assert f"other_work.{kind}.blocks.0.start_hour" in [s.path for s in skipped]
+    rate = by[f"other_work.{kind}.interruptions.rate_per_hour"]
+    pool = sens.patched(resolved_dict(sc), [rate], [4.0]).staff[0]
+    assert pool.interruptions is not None and pool.interruptions.rate_per_hour == 4.0
+    assert sc.staff[0].interruptions is not None
+    assert sc.staff[0].interruptions.rate_per_hour != 4.0
+
+
 def test_share_is_set_exactly_and_the_rest_rescaled() -> None:
     sc, raw = small()
     ranges = {"types.new_estate.channel_mix.phone": (0.45, (0.3, 0.6))}

@@ -59,6 +59,9 @@ class RequestTable:
     plan_dur: NDArray[np.float64]
     wait_dur: NDArray[np.float64]
     close_dur: NDArray[np.float64]
+    backlog_stage: NDArray[np.int8] | None = None
+    """Stage a backlog request waits in at the start (engine index; -1 new arrival);
+    None: no backlog (see :mod:`sim.backlog`)."""
 
     def __len__(self) -> int:
         return len(self.created_min)

@@ -32,6 +32,7 @@ from sim.config.schema import (
     StaffPool,
     default_channels,
 )
+from sim.config.world import InitialState, Intervention, Meeting, world_problem
 
 
 def _stamped_names(c: Community) -> list[str]:
@@ -93,6 +94,18 @@ class Scenario(ScenarioModel):
     )
     staff: list[StaffPool] = Field(
         min_length=1, max_length=limits.MAX_STAFF_ENTRIES, description="the staff pools"
+    )
+    initial_state: InitialState = Field(
+        default_factory=InitialState,
+        description="requests open when the run starts (default: none, it starts empty)",
+    )
+    meetings: list[Meeting] = Field(
+        default_factory=list, max_length=limits.MAX_STAFF_ENTRIES,
+        description="scheduled sessions serving waiting requests in batches (default: none)",
+    )
+    interventions: list[Intervention] = Field(
+        default_factory=list, max_length=limits.MAX_STAFF_ENTRIES,
+        description="facilities and policies with a weekly cost and effects (default: none)",
     )
 
     @model_validator(mode="before")
@@ -170,6 +183,9 @@ class Scenario(ScenarioModel):
                         f"staff[{i}].communities: unknown communities or types {unknown}"
                     )
         self._check_coverage()
+        problem = world_problem(self)
+        if problem:
+            raise ValueError(problem)
         return self
 
     def _check_coverage(self) -> None:

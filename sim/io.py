@@ -19,8 +19,8 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from sim.config import Scenario, resolved_dict
 from sim.backlog import backlog_compliance
+from sim.config import Scenario, resolved_dict
 from sim.results import ExperimentResult, SimulationResult
 
 PART_FRAMES = ("requests", "pools", "load", "backlog")

@@ -14,11 +14,13 @@ categories are checked by :func:`world_problem`, called from the scenario's cros
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+import copy
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
 
 from sim.config import limits
+from sim.config.presets import intervention_presets, meeting_presets
 from sim.config.schema import ScenarioModel, Weekday
 
 if TYPE_CHECKING:
@@ -101,6 +103,17 @@ class InitialState(ScenarioModel):
         return sum(o.count for o in self.open_requests)
 
 
+def _with_preset(data: Any, presets: dict[str, dict[str, Any]]) -> Any:
+    """``data`` over the fields of the preset it names (``preset:``)."""
+    if isinstance(data, dict) and data.get("preset") is not None:
+        name = data["preset"]
+        if name not in presets:
+            raise ValueError(f"preset: unknown preset {name!r} (presets: "
+                             f"{', '.join(presets)})")
+        return {**copy.deepcopy(presets[name]), **data}
+    return data
+
+
 # --------------------------------------------------------------------------- meetings
 class Meeting(ScenarioModel):
     """A scheduled session that serves waiting requests in one batch.
@@ -113,6 +126,9 @@ class Meeting(ScenarioModel):
     """
 
     name: str = Field(description="meeting name (lever paths use it)")
+    preset: str | None = Field(
+        None, description="a meeting preset (sim/presets/interventions.yaml) filling the "
+        "fields left out, e.g. breakfast_meeting; null: none")
     enabled: bool = Field(True, description="false: no sessions (the requests go to staff)")
     days: list[Weekday] = Field(min_length=1, max_length=7,
                                 description="weekdays a session is held")
@@ -132,6 +148,11 @@ class Meeting(ScenarioModel):
         None, description="community names, entry names or types it serves; null: all"
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _preset(cls, data: Any) -> Any:
+        return _with_preset(data, meeting_presets())
+
 
 # --------------------------------------------------------------------------- interventions
 class Intervention(ScenarioModel):
@@ -145,6 +166,9 @@ class Intervention(ScenarioModel):
     """
 
     name: str = Field(description="intervention name (lever paths use it)")
+    preset: str | None = Field(
+        None, description="an intervention preset (sim/presets/interventions.yaml) filling "
+        "the fields left out, e.g. charging_sheds; null: none")
     enabled: bool = Field(True, description="false: no effect and no cost")
     intensity: float = Field(1.0, ge=0, le=1, description="share of the full effect and "
                              "cost (a lever: 0.5 = half the sheds)")
@@ -168,6 +192,11 @@ class Intervention(ScenarioModel):
         1.0, gt=0, le=10, description="multiplies the community's travel time (a closer "
         "base, a bicycle); pools with their own travel_time keep theirs",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _preset(cls, data: Any) -> Any:
+        return _with_preset(data, intervention_presets())
 
     @model_validator(mode="after")
     def _shares(self) -> Intervention:

@@ -91,16 +91,8 @@ def with_backlog(req: RequestTable, backlog: RequestTable | None) -> RequestTabl
     """``backlog`` ahead of the new arrivals ``req``, as one table."""
     if backlog is None:
         return req
-    n_new = len(req)
-    new_stage = (req.backlog_stage if req.backlog_stage is not None
-                 else np.full(n_new, NEW_ARRIVAL, dtype=np.int8))
-    out = {}
-    for name in RequestTable.__dataclass_fields__:
-        if name == "backlog_stage":
-            out[name] = np.concatenate([backlog.backlog_stage, new_stage])
-        else:
-            out[name] = np.concatenate([getattr(backlog, name), getattr(req, name)])
-    return RequestTable(**out)
+    return RequestTable(**{name: np.concatenate([getattr(backlog, name), getattr(req, name)])
+                           for name in RequestTable.__dataclass_fields__})
 
 
 # --------------------------------------------------------------------------- from a run

@@ -21,7 +21,6 @@ Their weekly cost is added to the staff cost by :func:`sim.staffing.scenario_wee
 from __future__ import annotations
 
 from dataclasses import fields
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -77,11 +76,7 @@ def travel_factor(scenario: Scenario, communities: list[Community]) -> NDArray[n
 
 def subset(req: RequestTable, keep: NDArray[np.bool_]) -> RequestTable:
     """The requests where ``keep`` is true, order kept."""
-    out: dict[str, Any] = {}
-    for f in fields(req):
-        value = getattr(req, f.name)
-        out[f.name] = value[keep] if value is not None else None
-    return RequestTable(**out)
+    return RequestTable(**{f.name: getattr(req, f.name)[keep] for f in fields(req)})
 
 
 def apply_interventions(

@@ -204,7 +204,7 @@ class Engine:
         self._next_arrival = 0
         # backlog requests (sim.backlog) enter at their waiting stage; -1: a new arrival
         stages = req.backlog_stage
-        self.entry_stage = stages.tolist() if stages is not None else None
+        self.entry_stage = stages.tolist() if (stages >= 0).any() else None
         # per request, the meeting serving its plan stage (sim.meetings); None: staff
         self.meeting_of: list[MeetingServer | None] | None = None
 

@@ -61,8 +61,7 @@ def requests_frame(
     type_codes = np.array([type_names.index(t) for t in types])
     street_codes = np.array([street_names.index(s) for s in streets])
     cat_names = list(scenario.categories)
-    backlog_codes = (req.backlog_stage if req.backlog_stage is not None
-                     else np.full(n, -1, dtype=np.int8))
+    backlog_codes = req.backlog_stage
     urgent_names = ["normal", "urgent"]
     df = pd.DataFrame(
         {

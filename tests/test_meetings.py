@@ -66,10 +66,11 @@ def test_mean_wait_on_an_even_grid_is_exactly_half_the_period() -> None:
     assert set(sessions) == {FIRST + k * PERIOD for k in range(1, WEEKS + 1)}
 
 
-def test_mean_wait_of_poisson_arrivals_is_half_the_period() -> None:
+@pytest.mark.statistical
+def test_mean_wait_of_poisson_arrivals_is_half_the_period(stat_seed: int) -> None:
     # Poisson arrivals over whole periods: each wait is uniform on (0, P), mean P/2 and
     # standard deviation P/sqrt(12); the band is the 99.9% interval of the sample mean
-    rng = np.random.default_rng(20260)
+    rng = np.random.default_rng(stat_seed)
     n = rng.poisson(2000)
     created = np.sort(FIRST + rng.random(n) * WEEKS * PERIOD)
     plan = _plans(_scenario(), created)

@@ -35,7 +35,7 @@ from sim.sla import CLOCKS, outcomes, with_clock
 from sim.stages import JOINT, STAGE_TABLE
 
 __all__ = [
-    "BACKLOG_BREAKDOWNS", "NEW_ARRIVAL", "BacklogView", "backlog_compliance",
+    "BACKLOG_BREAKDOWNS", "NEW_ARRIVAL", "BacklogView", "backlog_compliance", "backlog_line",
     "backlog_table", "initial_state_from_run", "with_backlog",
 ]
 
@@ -205,6 +205,21 @@ class BacklogView(ExperimentResult):
             req = self.measured
             self._outcomes[key] = _masked(req, outcomes(req, rule_obj, self.scenario))
         return self._outcomes[key]
+
+
+def backlog_line(exp: ExperimentResult) -> str | None:
+    """One line for the terminal summary: the backlog and its compliance under the first
+    rule (None without a backlog)."""
+    table = backlog_compliance(exp, (None,))
+    if table.empty:
+        return None
+    rule = exp.scenario.sla[0]
+    head = table[(table["rule"] == rule.name) & (table["clock"] == rule.clock_from)]
+    shares = ", ".join(f"{s} {100 * m:.0f}%" for s, m in zip(head["stage"], head["mean"],
+                                                             strict=True))
+    n = int(exp.requests["backlog"].sum())
+    return (f"Backlog at the start: {n} requests over {exp.replications} replications, "
+            f"reported apart (backlog_compliance.csv): {shares or 'nothing decided'}.")
 
 
 def backlog_compliance(

@@ -287,6 +287,11 @@ def _print_summary(exp: ExperimentResult, by: str, outdir: Path) -> None:
         out.print(f"12345 hotline requests, counted from reaching the community / from the "
                   f"resident's call: {pairs} ({cens['in_transit']} still in transit at the "
                   "horizon).", markup=False)
+    from sim.backlog import backlog_line
+
+    line = backlog_line(exp)
+    if line:
+        out.print(line, markup=False)
     util = exp.utilisation()
     util = util[util["hour"] == "all"].groupby("kind")[["utilisation", "queue_length"]].mean()
     parts = [f"{k} " + ("off duty" if pd.isna(r.utilisation) else

@@ -163,6 +163,7 @@ def test_from_run_carries_open_requests_with_their_ages(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["run", str(src), "-o", str(second), "-n", "1",
                                    "--from-run", str(first)])
     assert res.exit_code == 0, res.output
+    assert f"Backlog at the start: {carried.carried} requests" in " ".join(res.output.split())
     req2 = pd.read_parquet(second / "requests.parquet")
     assert int(req2["backlog"].sum()) == carried.carried
     assert (req2.loc[req2["backlog"], "created_min"] < 0).all()

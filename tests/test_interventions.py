@@ -167,3 +167,21 @@ def test_bad_interventions_are_named() -> None:
     ]:
         with pytest.raises(ScenarioError, match=words):
             scenario_from_dict(_data(bad), "<test>")
+
+
+def test_sensitivity_varies_the_preset_effect_a_scenario_takes() -> None:
+    from pathlib import Path
+
+    import yaml
+
+    from sim.sensitivity import patched, scenario_factors
+
+    path = Path(__file__).resolve().parents[1] / "scenarios/yajuyuan_sheds_vs_staff.yaml"
+    sc = sim.load_scenario(path)
+    factors, _ = scenario_factors(sc, yaml.safe_load(path.read_text(encoding="utf-8")))
+    by_path = {f.path: f for f in factors}
+    effect = by_path["interventions.charging_sheds.rate_multipliers.ebike_charging"]
+    assert (effect.value, effect.low, effect.high) == (0.6, 0.3, 0.9)
+    cost = by_path["interventions.charging_sheds.weekly_cost"]
+    low = patched(sim.config.resolved_dict(sc), [cost], [cost.low])
+    assert low.interventions[0].weekly_cost == 400.0

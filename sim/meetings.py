@@ -8,7 +8,9 @@ that was finished before the session is not taken (it no longer needs a plan).
 
 Sessions are weekly (weekday x start hour), read on the run's week axis.  The session
 times are known in advance, so they are scheduled as one chain of SimPy timeouts; nothing
-here is random.
+here is random.  A request reaching the stage at the very minute a session starts (a tie
+of probability zero with continuous durations) is taken or not as SimPy orders the two
+events.
 """
 
 from __future__ import annotations

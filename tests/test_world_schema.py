@@ -27,6 +27,17 @@ def test_every_field_is_described_in_the_json_schema(model: str) -> None:
         assert top[section]["description"]
 
 
+def test_json_schema_needs_meeting_fields_only_without_a_preset() -> None:
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(scenario_json_schema())
+    bare = tiny_dict(meetings=[{"name": "b", "categories": ["job"]}])
+    errors = [e.message for e in validator.iter_errors(bare)]
+    assert any("'days' is a required property" in m for m in errors)
+    named = tiny_dict(meetings=[{"name": "b", "preset": "breakfast_meeting"}])
+    assert not list(validator.iter_errors(named))
+
+
 def test_presets_fill_fields_and_unknown_presets_are_named() -> None:
     sc = scenario_from_dict(tiny_dict(
         meetings=[{"name": "b", "preset": "breakfast_meeting", "categories": ["job"]}],

@@ -244,7 +244,7 @@ class Engine:
     def _wait(self, rid: int, stage: int) -> None:
         if stage == PLAN and self.meeting_of is not None:
             meeting = self.meeting_of[rid]
-            if meeting is not None:  # planned at the next session of its meeting
+            if meeting is not None:  # planned at the next sitting of its meeting
                 meeting.join(rid)
                 return
         tiers = self.routes[stage][rid]

@@ -1,14 +1,14 @@
 """Meetings that serve waiting requests in batches (``meetings:`` in a scenario).
 
 A request whose plan stage a meeting serves (by category and community) joins the
-meeting's waiting line instead of a staff queue.  At each session start the meeting takes
+meeting's waiting line instead of a staff queue.  At each sitting start the meeting takes
 up to ``capacity`` of those waiting, longest-waiting first, and their plan is made at the
-session's end; the rest wait for the next session.  A routine request in the plan track
-that was finished before the session is not taken (it no longer needs a plan).
+sitting's end; the rest wait for the next sitting.  A routine request in the plan track
+that was finished before the sitting is not taken (it no longer needs a plan).
 
-Sessions are weekly (weekday x start hour), read on the run's week axis.  The session
+Sittings are weekly (weekday x start hour), read on the run's week axis.  The sitting
 times are known in advance, so they are scheduled as one chain of SimPy timeouts; nothing
-here is random.  A request reaching the stage at the very minute a session starts (a tie
+here is random.  A request reaching the stage at the very minute a sitting starts (a tie
 of probability zero with continuous durations) is taken or not as SimPy orders the two
 events.
 """
@@ -27,11 +27,11 @@ from sim.config import WEEKDAYS, Community, Scenario
 from sim.config.world import Meeting
 from sim.timeaxis import WeekAxis
 
-__all__ = ["MeetingServer", "session_starts", "start_meetings"]
+__all__ = ["MeetingServer", "sitting_starts", "start_meetings"]
 
 
-def session_starts(meeting: Meeting, axis: WeekAxis, horizon_min: float) -> list[float]:
-    """Simulated minutes of every session start in ``[0, horizon_min)``, in order."""
+def sitting_starts(meeting: Meeting, axis: WeekAxis, horizon_min: float) -> list[float]:
+    """Simulated minutes of every sitting start in ``[0, horizon_min)``, in order."""
     minutes = sorted((WEEKDAYS.index(d) * 24 + meeting.start_hour) * 60.0
                      for d in set(meeting.days))
     out: list[float] = []
@@ -47,7 +47,7 @@ def session_starts(meeting: Meeting, axis: WeekAxis, horizon_min: float) -> list
 
 
 class MeetingServer:
-    """One meeting's waiting line and sessions.
+    """One meeting's waiting line and sittings.
 
     Parameters
     ----------
@@ -56,11 +56,11 @@ class MeetingServer:
     meeting:
         The meeting's specification.
     starts:
-        Simulated minutes of its session starts (:func:`session_starts`).
+        Simulated minutes of its sitting starts (:func:`sitting_starts`).
     needs_plan:
-        Whether a waiting request still needs its plan at a session start.
+        Whether a waiting request still needs its plan at a sitting start.
     plan_made:
-        Called with a request id at the end of the session that served it.
+        Called with a request id at the end of the sitting that served it.
     """
 
     def __init__(
@@ -77,19 +77,19 @@ class MeetingServer:
         self._next = 0
 
     def join(self, rid: int) -> None:
-        """Request ``rid`` now waits for the next session."""
+        """Request ``rid`` now waits for the next sitting."""
         self.waiting.append(rid)
 
     def start(self) -> None:
-        """Schedule the first session; the rest chain from it."""
+        """Schedule the first sitting; the rest chain from it."""
         if self.starts:
-            Timeout(self.env, self.starts[0] - self.env.now).callbacks.append(self._session)
+            Timeout(self.env, self.starts[0] - self.env.now).callbacks.append(self._sitting)
 
-    def _session(self, _ev: Event) -> None:
+    def _sitting(self, _ev: Event) -> None:
         self._next += 1
         if self._next < len(self.starts):
             Timeout(self.env, self.starts[self._next] - self.env.now).callbacks.append(
-                self._session)
+                self._sitting)
         cap = self.meeting.capacity
         batch: list[int] = []
         while self.waiting and (cap is None or len(batch) < cap):
@@ -119,7 +119,7 @@ def start_meetings(
     cats = list(scenario.categories)
     by_key: list[MeetingServer | None] = [None] * (len(communities) * len(cats))
     for m in live:
-        server = MeetingServer(env, m, session_starts(m, axis, scenario.run.horizon_min),
+        server = MeetingServer(env, m, sitting_starts(m, axis, scenario.run.horizon_min),
                                needs_plan, plan_made)
         server.start()
         for ci, com in enumerate(communities):

@@ -1,4 +1,4 @@
-"""Meetings serving batches: the wait to the next session against theory (half the period,
+"""Meetings serving batches: the wait to the next sitting against theory (half the period,
 in expectation and exactly on an even grid), capacity limits against a direct count, and
 the scenario checks."""
 
@@ -13,12 +13,12 @@ from scipy import stats
 
 import sim
 from sim.config import ScenarioError, scenario_from_dict
-from sim.meetings import session_starts
+from sim.meetings import sitting_starts
 from sim.timeaxis import WeekAxis
 from tests.helpers import fixed, run, table, tiny_dict
 
 PERIOD = 7 * 1440.0
-FIRST = 30.0  # the run starts Tuesday 07:00; the first session is Tuesday 07:30
+FIRST = 30.0  # the run starts Tuesday 07:00; the first sitting is Tuesday 07:30
 WEEKS = 4
 DURATION = 90.0
 
@@ -48,9 +48,9 @@ def _plans(sc: sim.Scenario, created: list[float] | np.ndarray) -> np.ndarray:
     return out["plan_min"].to_numpy()
 
 
-def test_sessions_fall_on_tuesdays_at_0730() -> None:
+def test_sittings_fall_on_tuesdays_at_0730() -> None:
     sc = _scenario()
-    starts = session_starts(sc.meetings[0], WeekAxis.from_run(sc.run), sc.run.horizon_min)
+    starts = sitting_starts(sc.meetings[0], WeekAxis.from_run(sc.run), sc.run.horizon_min)
     assert starts == [FIRST + k * PERIOD for k in range(WEEKS + 1)]
 
 
@@ -62,8 +62,8 @@ def test_mean_wait_on_an_even_grid_is_exactly_half_the_period() -> None:
     plan = _plans(_scenario(), created)
     wait = plan - DURATION - np.array(created)
     assert np.mean(wait) == pytest.approx(PERIOD / 2, rel=1e-12)
-    sessions = plan - DURATION
-    assert set(sessions) == {FIRST + k * PERIOD for k in range(1, WEEKS + 1)}
+    sittings = plan - DURATION
+    assert set(sittings) == {FIRST + k * PERIOD for k in range(1, WEEKS + 1)}
 
 
 @pytest.mark.statistical
@@ -80,13 +80,13 @@ def test_mean_wait_of_poisson_arrivals_is_half_the_period(stat_seed: int) -> Non
     assert abs(wait.mean() - PERIOD / 2) < half
 
 
-def _direct(created: list[float], capacity: int, sessions: list[float]) -> list[float]:
-    """Session each request is served at: every session takes the ``capacity`` longest
+def _direct(created: list[float], capacity: int, sittings: list[float]) -> list[float]:
+    """Sitting each request is served at: every sitting takes the ``capacity`` longest
     waiting of those arrived before it."""
     served: list[float] = [np.nan] * len(created)
     waiting: list[int] = []
     nxt = 0
-    for s in sessions:
+    for s in sittings:
         while nxt < len(created) and created[nxt] < s:
             waiting.append(nxt)
             nxt += 1
@@ -100,10 +100,10 @@ def test_capacity_limits_match_a_direct_count() -> None:
     created = [1.0, 2.0, 3.0, 4.0, 5.0, 100.0, 200.0, 7000.0, 11000.0, 11001.0, 21000.0]
     sc = _scenario(capacity=2)
     plan = _plans(sc, created)
-    sessions = [FIRST + k * PERIOD for k in range(WEEKS + 1)]
-    expected = np.array(_direct(created, 2, sessions)) + DURATION
+    sittings = [FIRST + k * PERIOD for k in range(WEEKS + 1)]
+    expected = np.array(_direct(created, 2, sittings)) + DURATION
     np.testing.assert_array_equal(plan, expected)
-    # by hand: 1, 2 at the first session; 3, 4 at the second; 5, 100 at the third ...
+    # by hand: 1, 2 at the first sitting; 3, 4 at the second; 5, 100 at the third ...
     assert plan[:6].tolist() == [FIRST + DURATION] * 2 + [FIRST + PERIOD + DURATION] * 2 + [
         FIRST + 2 * PERIOD + DURATION] * 2
 

@@ -57,7 +57,7 @@ def test_jingu_breakfast_meeting_moves_enterprise_plans_to_tuesday_mornings() ->
     appeals = req[(req["category"] == "enterprise_appeal") & req["complex"]
                   & req["plan_min"].notna()]
     assert len(appeals) > 0
-    # every plan is made at the end of a session: Tuesday 07:30 + 90 min = 09:00
+    # every plan is made at the end of a sitting: Tuesday 07:30 + 90 min = 09:00
     assert ((appeals["plan_min"] % 10080.0) == 1440.0 + 540.0).all()
     off = apply(short, {"meetings.breakfast": 0})
     req_off = sim.simulate(off).requests

@@ -101,7 +101,7 @@ class Scenario(ScenarioModel):
     )
     meetings: list[Meeting] = Field(
         default_factory=list, max_length=limits.MAX_STAFF_ENTRIES,
-        description="scheduled sessions serving waiting requests in batches (default: none)",
+        description="scheduled sittings serving waiting requests in batches (default: none)",
     )
     interventions: list[Intervention] = Field(
         default_factory=list, max_length=limits.MAX_STAFF_ENTRIES,

@@ -1,7 +1,7 @@
 """Scenario sections that change the state or the world of a run, beyond staff and demand.
 
 * :class:`InitialState` -- requests already open when the run starts (a backlog);
-* :class:`Meeting` -- scheduled sessions that serve waiting requests in one batch (the
+* :class:`Meeting` -- scheduled sittings that serve waiting requests in one batch (the
   government-enterprise breakfast meeting);
 * :class:`Intervention` -- facilities and policies with a weekly cost and effects on demand
   and travel (charging sheds, mini-program self-service), switched on and off as levers.
@@ -116,12 +116,12 @@ def _with_preset(data: Any, presets: dict[str, dict[str, Any]]) -> Any:
 
 # --------------------------------------------------------------------------- meetings
 class Meeting(ScenarioModel):
-    """A scheduled session that serves waiting requests in one batch.
+    """A scheduled sitting that serves waiting requests in one batch.
 
-    At each session start it takes the requests of its ``categories`` waiting for it in
+    At each sitting start it takes the requests of its ``categories`` waiting for it in
     ``stage`` (up to ``capacity``, longest-waiting first); their stage is done at the
-    session's end.  Requests it serves never queue for staff in that stage; those it
-    cannot take wait for the next session.  The people attending spend no staff-pool time
+    sitting's end.  Requests it serves never queue for staff in that stage; those it
+    cannot take wait for the next sitting.  The people attending spend no staff-pool time
     here (declare a ``blocks`` entry on their pool for that).
     """
 
@@ -129,18 +129,18 @@ class Meeting(ScenarioModel):
     preset: str | None = Field(
         None, description="a meeting preset (sim/presets/interventions.yaml) filling the "
         "fields left out, e.g. breakfast_meeting; null: none")
-    enabled: bool = Field(True, description="false: no sessions (the requests go to staff)")
+    enabled: bool = Field(True, description="false: no sittings (the requests go to staff)")
     days: list[Weekday] = Field(min_length=1, max_length=7,
-                                description="weekdays a session is held")
-    start_hour: float = Field(ge=0, lt=24, description="hour of day a session starts "
+                                description="weekdays a sitting is held")
+    start_hour: float = Field(ge=0, lt=24, description="hour of day a sitting starts "
                               "(7.5 = 07:30)")
-    duration_min: float = Field(gt=0, le=1440, description="length of a session, minutes")
+    duration_min: float = Field(gt=0, le=1440, description="length of a sitting, minutes")
     capacity: int | None = Field(
         None, ge=1, le=limits.MAX_HEADCOUNT * 100,
-        description="most requests one session takes; null: all that wait",
+        description="most requests one sitting takes; null: all that wait",
     )
     stage: Literal["plan"] = Field(
-        "plan", description="the stage it serves: plan (the session settles the plan, "
+        "plan", description="the stage it serves: plan (the sitting settles the plan, "
         "like 当场就敲定了解决时限)"
     )
     categories: list[str] = Field(min_length=1, description="categories it serves")

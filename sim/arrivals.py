@@ -21,7 +21,7 @@ Events (:mod:`sim.events`) add the requests of surges and clusters from their ow
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -63,6 +63,13 @@ class RequestTable:
     plan_dur: NDArray[np.float64]
     wait_dur: NDArray[np.float64]
     close_dur: NDArray[np.float64]
+    backlog_stage: NDArray[np.int8] = field(default_factory=lambda: np.empty(0, np.int8))
+    """Stage a backlog request waits in at the start (engine index; -1 a new arrival, the
+    default for every request when not given; see :mod:`sim.backlog`)."""
+
+    def __post_init__(self) -> None:
+        if len(self.backlog_stage) == 0 and len(self.created_min):
+            self.backlog_stage = np.full(len(self.created_min), -1, dtype=np.int8)
 
     def __len__(self) -> int:
         return len(self.created_min)

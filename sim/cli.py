@@ -115,9 +115,14 @@ def run(
     resume: Annotated[bool, typer.Option(
         "--resume", help="finish an interrupted run in OUTDIR: run only missing replications"
     )] = False,
+    from_run: Annotated[Path | None, typer.Option(
+        "--from-run", help="start from the requests still open at the end of this earlier "
+        "run folder (its replication 0) instead of the scenario's initial_state")] = None,
 ) -> None:
     """Run replications of a scenario and write the results to OUTDIR."""
     sc = _load(scenario)
+    if from_run is not None:
+        sc = _start_from(sc, from_run)
     n = sc.run.replications if replications is None else replications
     s = sc.run.seed if seed is None else seed
     if by not in BREAKDOWNS:
@@ -129,6 +134,20 @@ def run(
             _write_report(outdir)
     if interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)
+
+
+def _start_from(sc: Scenario, rundir: Path) -> Scenario:
+    """``sc`` starting from the open requests at the end of the run in ``rundir``."""
+    from sim.backlog import initial_state_from_run
+    from sim.config import ScenarioError
+
+    try:
+        carried = initial_state_from_run(rundir, sc)
+    except ScenarioError as e:
+        raise _fail(str(e)) from None
+    say("backlog", f"{carried.carried} open requests carried over from {rundir}; "
+        f"{carried.in_hand} in the hands of staff or an outside party were not", "cyan")
+    return sc.model_copy(update={"initial_state": carried.state})
 
 
 def _run_into(outdir: Path, sc: Scenario, source: Path, n: int, seed: int, jobs: int,
@@ -268,6 +287,11 @@ def _print_summary(exp: ExperimentResult, by: str, outdir: Path) -> None:
         out.print(f"12345 hotline requests, counted from reaching the community / from the "
                   f"resident's call: {pairs} ({cens['in_transit']} still in transit at the "
                   "horizon).", markup=False)
+    from sim.backlog import backlog_line
+
+    line = backlog_line(exp)
+    if line:
+        out.print(line, markup=False)
     util = exp.utilisation()
     cols = ["utilisation"] + (["other_work"] if "other_work" in util.columns else [])
     util = util[util["hour"] == "all"].groupby("kind")[cols].mean()

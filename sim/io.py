@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from sim.backlog import backlog_compliance
 from sim.config import Scenario, resolved_dict
 from sim.results import ExperimentResult, SimulationResult
 
@@ -206,6 +207,8 @@ def write_outputs(outdir: Path, exp: ExperimentResult, manifest: dict[str, Any])
         "pools.csv": exp.pools,
         "backlog.parquet": exp.backlog,
     }
+    if exp.scenario.initial_state.total:  # open requests at the start, reported apart
+        files["backlog_compliance.csv"] = backlog_compliance(exp)
     written = []
     for name, df in files.items():
         atomic_write_frame(outdir / name, df)

@@ -2,11 +2,16 @@
 
 A lever path uses the scenario's own field names; list entries are addressed by their
 ``name`` (or index), so ``staff.technicians.shifts.day.headcount`` sets the headcount of
-the ``day`` shift of pool ``technicians``.  Two shortcuts:
+the ``day`` shift of pool ``technicians``.  Three shortcuts:
 
 * ``staff.<pool>.<shift>`` means that shift's ``headcount``;
 * a pool may be named by its ``kind`` when only one pool has that kind
-  (``staff.technician.day``).
+  (``staff.technician.day``);
+* ``interventions.<name>`` and ``meetings.<name>`` mean its ``enabled`` switch, so
+  ``interventions.sheds=0,1`` weighs the sheds off and on (``1``/``0`` or
+  ``true``/``false``); ``interventions.sheds.intensity=0..1:0.25`` sets its intensity.
+  Intervention costs add to the weekly cost (:func:`sim.staffing.scenario_weekly_cost`),
+  so staff and facilities are compared on one cost scale.
 
 Changing a lever never mutates a scenario: :func:`apply` returns a new, re-validated one,
 so a bad value is reported exactly like a bad scenario file.
@@ -105,6 +110,16 @@ def _child(node: Any, token: str, where: str) -> tuple[Any, Any]:
     raise KeyError(f"{where}: {token!r} goes below a plain value")
 
 
+SWITCH_SECTIONS = ("interventions", "meetings")
+"""Sections whose entries, named alone in a lever path, mean their ``enabled`` switch."""
+
+
+def is_switch(path: str) -> bool:
+    """Whether ``path`` is an on/off switch (``interventions.<name>``, ``meetings.<name>``)."""
+    tokens = path.split(".")
+    return len(tokens) == 2 and tokens[0] in SWITCH_SECTIONS
+
+
 def set_path(data: dict[str, Any], path: str, value: Any) -> None:
     """Set ``path`` in plain scenario data (see module docstring for the syntax)."""
     tokens = path.split(".")
@@ -118,6 +133,8 @@ def set_path(data: dict[str, Any], path: str, value: Any) -> None:
         if last:
             if isinstance(node, dict) and "headcount" in node:  # a shift: its headcount
                 node["headcount"] = value
+            elif is_switch(path) and isinstance(node, dict):  # on/off: its switch
+                node["enabled"] = bool(value) if isinstance(value, int) else value
             elif isinstance(node, dict | list):
                 raise KeyError(f"{where}: names a whole section, not a value")
             else:

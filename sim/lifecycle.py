@@ -42,6 +42,7 @@ from numpy.typing import NDArray
 from simpy.events import Event, Timeout
 
 from sim.arrivals import RequestTable
+from sim.meetings import MeetingServer
 from sim.staff import Pool, Running, Wait
 from sim.stages import FINISH as FINISH_STAGE
 from sim.stages import ONSITE as ONSITE_STAGE
@@ -114,11 +115,13 @@ class Engine:
         "created",
         "deadlines",
         "dropped",
+        "entry_stage",
         "env",
         "escalated",
         "finished",
         "handoff",
         "horizon",
+        "meeting_of",
         "n",
         "onsite",
         "outside",
@@ -203,12 +206,18 @@ class Engine:
             self._respond_done, self._onsite_done, self._plan_done,
         )
         self._next_arrival = 0
+        # backlog requests (sim.backlog) enter at their waiting stage; -1: a new arrival
+        stages = req.backlog_stage
+        self.entry_stage = stages.tolist() if (stages >= 0).any() else None
+        # per request, the meeting serving its plan stage (sim.meetings); None: staff
+        self.meeting_of: list[MeetingServer | None] | None = None
 
     # -- arrivals -----------------------------------------------------------------------
     def start(self) -> None:
         """Schedule the first arrival; the rest chain from it."""
         if self.n:
-            Timeout(self.env, self.created[0]).callbacks.append(self._arrive)
+            # backlog requests were created before the start: they arrive at minute 0
+            Timeout(self.env, max(0.0, self.created[0])).callbacks.append(self._arrive)
 
     def _arrive(self, _ev: Event) -> None:
         i = self._next_arrival
@@ -217,9 +226,10 @@ class Engine:
             delay = self.created[i + 1] - self.env.now
             Timeout(self.env, delay if delay > 0 else 0.0).callbacks.append(self._arrive)
         if self.overdue_at[i] < self.horizon:
-            Timeout(self.env, self.overdue_at[i] - self.env.now, i).callbacks.append(
+            Timeout(self.env, max(0.0, self.overdue_at[i] - self.env.now), i).callbacks.append(
                 self._overdue)
-        self._wait(i, RESPOND)
+        entry = self.entry_stage[i] if self.entry_stage is not None else -1
+        self._wait(i, entry if entry >= 0 else RESPOND)
 
     def _overdue(self, ev: Event) -> None:
         """A routine request at its finish deadline: if unfinished, it now owes a plan."""
@@ -236,6 +246,11 @@ class Engine:
 
     # -- waiting and starting ------------------------------------------------------------
     def _wait(self, rid: int, stage: int) -> None:
+        if stage == PLAN and self.meeting_of is not None:
+            meeting = self.meeting_of[rid]
+            if meeting is not None:  # planned at the next sitting of its meeting
+                meeting.join(rid)
+                return
         tiers = self.routes[stage][rid]
         first = tiers[0]
         prio = 0 if self.urgent[rid] or self.escalated[rid] else 1
@@ -413,6 +428,16 @@ class Engine:
         rid = self._finish_job(ev, PLAN)
         if rid is None:
             return
+        self.plan_made(rid)
+
+    def needs_plan(self, rid: int) -> bool:
+        """Whether request ``rid`` still needs its plan (a routine one finished meanwhile
+        does not)."""
+        return bool(self.complex[rid]) or not self.finished[rid] <= self.env.now
+
+    def plan_made(self, rid: int) -> None:
+        """The plan of ``rid`` is made now (by staff or at a meeting): record it, and
+        close a complex request ``close_time`` later."""
         now = self.env.now
         if not self.complex[rid]:  # a routine request's plan: it closes by its own work
             if rid in self.dropped:

@@ -15,10 +15,13 @@ from numpy.typing import NDArray
 from simpy.events import Event, Timeout
 
 from sim.arrivals import RequestTable, generate
+from sim.backlog import backlog_table, with_backlog
 from sim.calendars import DayAxis, dated_staffing, has_calendar, unroll, value_at
 from sim.config import SCOPES, Community, Scenario, StaffPool
 from sim.events import OutageWaits, staff_events
+from sim.interventions import apply_interventions
 from sim.lifecycle import Engine, PlanTrack
+from sim.meetings import start_meetings
 from sim.otherwork import Absence, block_step, run_day, start_other_work
 from sim.records import SimulationResult, build_result
 from sim.rng import Streams
@@ -271,7 +274,10 @@ def simulate(
     """
     seed = scenario.run.seed if seed is None else seed
     communities = list(scenario.expanded_communities())
-    req = generate(scenario, communities, Streams(seed, replication))
+    streams = Streams(seed, replication)
+    req = apply_interventions(scenario, communities, generate(scenario, communities, streams),
+                              streams)
+    req = with_backlog(req, backlog_table(scenario, communities, streams))
     return run_requests(scenario, communities, req, seed, replication)
 
 
@@ -327,6 +333,8 @@ def run_requests(
         outage.wait if (outage := OutageWaits.of(scenario, req.category, req.wait_dur))
         else None,
     )
+    engine.meeting_of = start_meetings(env, scenario, communities, req, engine.needs_plan,
+                                       engine.plan_made)
     axis = WeekAxis.from_run(scenario.run)
     absences: dict[int, Absence] = {}
     if any(p.spec.has_other_work for p in pools):

@@ -38,7 +38,7 @@ from sim.analytic import shift_estimate
 from sim.config import Scenario, resolved_dict
 from sim.executors import Executor, make_executor
 from sim.io import atomic_write_frame, atomic_write_text
-from sim.levers import _child, apply
+from sim.levers import _child, apply, is_switch
 from sim.rundir import check_resumable, claim_kind, clean_temporary, lock_outdir
 from sim.sweeps import Point, run_points, staffing_cost_per_week
 
@@ -115,9 +115,16 @@ def _lever_bounds(scenario: Scenario, path: str) -> None:
 
     data = resolved_dict(scenario)
     tokens = path.split(".")
+    if is_switch(path) and tokens[0] == "interventions":  # an intervention off/on (0/1)
+        try:
+            _child(data["interventions"], tokens[1], "interventions")
+        except KeyError as err:
+            raise ScenarioError(f"--levers {path}: {err.args[0]}") from None
+        return
     if tokens[0] != "staff" or len(tokens) not in (3, 5):
-        raise ScenarioError(f"--levers {path}: optimiser levers are shift headcounts, "
-                            "e.g. staff.technicians.day")
+        raise ScenarioError(f"--levers {path}: optimiser levers are shift headcounts "
+                            "or intervention switches, e.g. staff.technicians.day or "
+                            "interventions.sheds=0..1")
     try:
         pools, i = _child(data["staff"], tokens[1], "staff")
         _child(pools[i]["shifts"], tokens[2] if len(tokens) == 3 else tokens[3],
@@ -134,6 +141,9 @@ def analytic_start(scenario: Scenario, levers: Mapping[str, Sequence[int]],
     data = resolved_dict(scenario)
     start = []
     for path, values in levers.items():
+        if is_switch(path):  # an intervention starts off; the climb switches it on
+            start.append(int(min(values)))
+            continue
         tokens = path.split(".")
         _, i = _child(data["staff"], tokens[1], "staff")
         pool = scenario.staff[i]

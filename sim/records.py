@@ -23,11 +23,13 @@ REQUEST_COLUMNS = (
     "priority", "complex", "outside_wait", "raised_min", "created_min", "responded_min",
     "onsite_min", "plan_min", "finished_min", "hour", "weekday", "respond_pool",
     "onsite_pool", "plan_pool", "escalated", "in_transit", "plan_owed_min", "paused_min",
-    "stream_copy", "stream_index",
+    "stream_copy", "stream_index", "backlog", "backlog_stage",
 )
 """Columns of :attr:`SimulationResult.requests`, in order (``in_transit``: raised before
 the horizon, not yet transferred to the community at it; ``plan_owed_min``: when a routine
-request entered the plan track by overrunning its finish target, NaN otherwise)."""
+request entered the plan track by overrunning its finish target, NaN otherwise;
+``backlog``: open at the start of the run, ``backlog_stage`` the stage it waited in then,
+see :mod:`sim.backlog`)."""
 
 
 LOAD_MEASURES = (
@@ -59,6 +61,7 @@ def requests_frame(
     type_codes = np.array([type_names.index(t) for t in types])
     street_codes = np.array([street_names.index(s) for s in streets])
     cat_names = list(scenario.categories)
+    backlog_codes = req.backlog_stage
     urgent_names = ["normal", "urgent"]
     df = pd.DataFrame(
         {
@@ -83,6 +86,8 @@ def requests_frame(
             "paused_min": out["paused_min"],
             "stream_copy": req.stream_copy,
             "stream_index": req.stream_index,
+            "backlog": backlog_codes >= 0,
+            "backlog_stage": _cat(backlog_codes, [s.name for s in QUEUED_STAGES]),
         }
     )
     return df[list(REQUEST_COLUMNS)]

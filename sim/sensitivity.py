@@ -213,6 +213,15 @@ def _targets(path: str, raw: Mapping[str, Any], scenario: Scenario,
         if not locs:
             return [], f"every {kind} pool taking the preset sets {fld}"
         return [loc for loc in locs if _has(resolved, loc)], f"{fld} not in the scenario"
+    if head in ("interventions", "meetings"):  # presets named by entries' `preset:`
+        preset, fld, *sub = rest
+        entries = raw.get(head) or []
+        named = [i for i, e in enumerate(entries)
+                 if isinstance(e, dict) and e.get("preset") == preset and fld not in e]
+        if not named:
+            return [], f"no {head} entry takes {fld} from preset {preset}"
+        locs = [(head, i, fld, *sub) for i in named]
+        return [loc for loc in locs if _has(resolved, loc)], f"{fld} not in the scenario"
     return [], "not a preset or schema number"
 
 

@@ -48,7 +48,8 @@ Number = float | tuple[float, ...]
 Pair = tuple[float, float]
 
 SOURCES_FILE = "sources.yaml"
-PRESET_FILES = ("community_types.yaml", "categories.yaml", "other_work.yaml")
+PRESET_FILES = ("community_types.yaml", "categories.yaml", "other_work.yaml",
+                "interventions.yaml")
 MIN_REASONING_CHARS = 20
 _QUOTED = re.compile(r"「([^」]*)」")
 _FIELDS: dict[Kind, frozenset[str]] = {

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sim.config import WEEKDAYS, Community, Scenario, Shift, StaffPool
+from sim.config.world import interventions_weekly_cost
 from sim.timeaxis import WEEK_MIN, WeekStep
 
 
@@ -125,6 +126,8 @@ def pool_instances(
 
 
 def scenario_weekly_cost(scenario: Scenario) -> float:
-    """Weekly cost of all staff, summed over every run-time pool instance."""
+    """Weekly cost of all staff, summed over every run-time pool instance, plus the
+    interventions in force (staff and facilities on one cost scale)."""
     communities = list(scenario.expanded_communities())
-    return float(sum(weekly_cost(spec) for _, spec, _ in pool_instances(scenario, communities)))
+    staff = sum(weekly_cost(spec) for _, spec, _ in pool_instances(scenario, communities))
+    return float(staff + interventions_weekly_cost(scenario))

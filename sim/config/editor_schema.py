@@ -2,8 +2,9 @@
 
 It describes what a user may write, not the validated model: fields a community-type
 preset fills may be left out (except for ``type: custom``, which has no preset), and so
-may every field of a preset category.  Checks that need arithmetic or cross-references
-(shares summing to 1, known category names, staff coverage) are left to ``sim validate``.
+may every field of a preset category and of a meeting that names a preset.  Checks that
+need arithmetic or cross-references (shares summing to 1, known category names, staff
+coverage) are left to ``sim validate``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,12 @@ def scenario_json_schema() -> dict[str, Any]:
         "if": {"properties": {"type": {"const": "custom"}}, "required": ["type"]},
         "then": {"required": preset_filled},
     }]
+    # a meeting naming a preset may leave out what the preset fills
+    meeting = defs["Meeting"]
+    filled = sorted(set(meeting.get("required", [])) - {"name"})
+    meeting["required"] = ["name"]
+    meeting["allOf"] = [{"if": {"not": {"required": ["preset"]}},
+                         "then": {"required": filled}}]
     # a preset category may be given in part; a new one needs every required field
     category_ref = {"$ref": "#/$defs/Category"}
     partial = {k: v for k, v in defs["Category"].items() if k != "required"}

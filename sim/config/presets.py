@@ -35,6 +35,18 @@ def category_presets() -> dict[str, dict[str, Any]]:
     return cats
 
 
+def intervention_presets() -> dict[str, dict[str, Any]]:
+    """Intervention presets (``sim/presets/interventions.yaml``), used by name."""
+    found: dict[str, dict[str, Any]] = _preset_file("interventions.yaml")["interventions"]
+    return found
+
+
+def meeting_presets() -> dict[str, dict[str, Any]]:
+    """Meeting presets (``sim/presets/interventions.yaml``), used by name."""
+    found: dict[str, dict[str, Any]] = _preset_file("interventions.yaml")["meetings"]
+    return found
+
+
 def other_work_presets() -> dict[str, dict[str, Any]]:
     """Other work and absence per staff kind (``sim/presets/other_work.yaml``); opt-in."""
     kinds: dict[str, dict[str, Any]] = _preset_file("other_work.yaml")["other_work"]

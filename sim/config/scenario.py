@@ -33,6 +33,7 @@ from sim.config.schema import (
     StaffPool,
     default_channels,
 )
+from sim.config.world import InitialState, Intervention, Meeting, world_problem
 
 
 def _stamped_names(c: Community) -> list[str]:
@@ -103,6 +104,18 @@ class Scenario(ScenarioModel):
     events: list[Event] = Field(
         default_factory=list, max_length=MAX_EVENTS, description="dated windows that change "
         "demand, outside parties' waits or staff on duty (default: none)",
+    )
+    initial_state: InitialState = Field(
+        default_factory=InitialState,
+        description="requests open when the run starts (default: none, it starts empty)",
+    )
+    meetings: list[Meeting] = Field(
+        default_factory=list, max_length=limits.MAX_STAFF_ENTRIES,
+        description="scheduled sittings serving waiting requests in batches (default: none)",
+    )
+    interventions: list[Intervention] = Field(
+        default_factory=list, max_length=limits.MAX_STAFF_ENTRIES,
+        description="facilities and policies with a weekly cost and effects (default: none)",
     )
 
     @model_validator(mode="before")
@@ -180,7 +193,7 @@ class Scenario(ScenarioModel):
                         f"staff[{i}].communities: unknown communities or types {unknown}"
                     )
         self._check_coverage()
-        problem = dated_problem(self)
+        problem = dated_problem(self) or world_problem(self)
         if problem:
             raise ValueError(problem)
         return self

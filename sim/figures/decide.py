@@ -1,0 +1,129 @@
+"""Figures of decisions: where added staff go (a map-like grid of communities grouped by
+street) and a roster's scheduled staff against the hourly requirement.
+
+They take plain DataFrames (the tables ``sim allocate`` and ``sim roster`` write), so
+they never import the simulation.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from matplotlib import colormaps
+from matplotlib.colors import Normalize
+from matplotlib.figure import Figure
+
+from sim.figures.style import _styled
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+@_styled
+def allocation_map(units: pd.DataFrame, over: str = "community", title: str = "") -> Figure:
+    """Communities as tiles in one column block per street, coloured by joint compliance
+    before and by its change after the allocation; tiles (or street labels) where staff
+    were added or removed are marked with the change.
+
+    ``units``: one row per community with ``community, street, community_type, unit,
+    change, before, after`` (``allocation_units.csv``); ``over``: ``community`` marks
+    tiles, ``street`` marks street labels.
+    """
+    streets = list(dict.fromkeys(units["street"]))
+    per_col = 6
+    widths = [max(1, math.ceil((units["street"] == s).sum() / 12)) for s in streets]
+    fig = Figure(figsize=(min(16, 2.2 + 1.3 * sum(widths)), 7.2), layout="constrained")
+    axes = fig.subplots(1, 2)
+    delta = (units["after"] - units["before"]) * 100
+    lim = max(0.5, float(np.nanmax(np.abs(delta))) if len(delta) else 0.5)
+    panels = [("joint compliance before (%)", units["before"] * 100,
+               Normalize(max(0, float(np.nanmin(units["before"])) * 100 - 5), 100), "RdYlGn"),
+              ("change after allocation (pts)", delta, Normalize(-lim, lim), "PuOr")]
+    for ax, (label, values, norm, cmap_name) in zip(axes, panels, strict=True):
+        cmap = colormaps[cmap_name]
+        x0 = 0.0
+        for s, w in zip(streets, widths, strict=True):
+            rows = units[units["street"] == s].sort_values(["community_type", "community"])
+            cols = max(per_col * w // 2, 3)
+            for k, (i, r) in enumerate(rows.iterrows()):
+                cx, cy = x0 + (k % cols), -(k // cols)
+                v = values.loc[i]
+                color = "#dddddd" if pd.isna(v) else cmap(norm(v))
+                ax.add_patch(_tile(cx, cy, color))
+                if r["change"] and over == "community":
+                    ax.text(cx + 0.45, cy + 0.45, f"{int(r['change']):+d}", ha="center",
+                            va="center", fontsize=8, fontweight="bold")
+            change = int(rows["change"].max() if (rows["change"] >= 0).all()
+                         else rows["change"].min()) if len(rows) else 0
+            extra = f"\n{change:+d}" if change and over == "street" else ""
+            ax.text(x0 + cols / 2, 1.4, f"{s}{extra}", ha="center", va="bottom",
+                    fontsize=9, fontweight="bold" if extra else "normal")
+            x0 += cols + 1
+        ax.set_xlim(-0.5, x0)
+        ymin = -math.ceil(len(units) / 3)
+        ax.set_ylim(min(ymin, -2), 3)
+        ax.set_aspect("equal")
+        ax.axis("off")
+        sm = _mappable(norm, cmap_name)
+        fig.colorbar(sm, ax=ax, shrink=0.6, label=label, location="bottom")
+    fig.suptitle(title or "Allocation: communities grouped by street (each tile one "
+                 "community, ordered by type)", fontsize=10.5)
+    return fig
+
+
+def _tile(x: float, y: float, color: object) -> object:
+    from matplotlib.patches import Rectangle
+
+    return Rectangle((x, y), 0.9, 0.9, facecolor=color, edgecolor="white")
+
+
+def _mappable(norm: Normalize, cmap_name: str) -> object:
+    from matplotlib.cm import ScalarMappable
+
+    return ScalarMappable(norm=norm, cmap=colormaps[cmap_name])
+
+
+@_styled
+def roster_coverage(hours: pd.DataFrame, title: str = "") -> Figure:
+    """Requirement and scheduled staff per hour of the week (step plots), and the
+    verified compliance per hour below, when given.
+
+    ``hours``: one row per hour of the week (0 = Monday 00:00) with ``requirement``,
+    ``scheduled`` and optionally ``uniform`` (the uniform staffing it is compared with),
+    ``compliance``, ``ci_low``, ``ci_high`` and ``target`` (``roster_hours.csv``).
+    """
+    has_c = "compliance" in hours and hours["compliance"].notna().any()
+    fig = Figure(figsize=(13, 6.5 if has_c else 4), layout="constrained")
+    axes = fig.subplots(2 if has_c else 1, 1, sharex=True, squeeze=False)[:, 0]
+    h = hours["hour"].to_numpy()
+    ax = axes[0]
+    ax.step(h, hours["requirement"], where="post", color="#d62728", lw=1.6,
+            label="requirement (iterative staffing algorithm)")
+    ax.step(h, hours["scheduled"], where="post", color="#1f77b4", lw=2.2, alpha=0.8,
+            label="scheduled by the roster")
+    if "uniform" in hours:
+        ax.step(h, hours["uniform"], where="post", color="#888", lw=1.2, ls="--",
+                label="best uniform staffing (optimiser)")
+    ax.set_ylabel("people on duty")
+    ax.legend(loc="upper right", fontsize=8, ncols=3)
+    if has_c:
+        ax2 = axes[1]
+        ax2.plot(h + 0.5, hours["compliance"] * 100, color="#2ca02c", marker=".", lw=1,
+                 label="verified compliance of requests arriving that hour")
+        if "ci_low" in hours:
+            ax2.fill_between(h + 0.5, hours["ci_low"] * 100, hours["ci_high"] * 100,
+                             color="#2ca02c", alpha=0.2, lw=0, label="95% CI")
+        if "target" in hours:
+            ax2.axhline(float(hours["target"].iloc[0]) * 100, color="#444", ls=":",
+                        label="target")
+        ax2.set_ylabel("compliance (%)")
+        ax2.legend(loc="lower right", fontsize=8, ncols=3)
+    axes[-1].set_xticks(range(0, 169, 24), [*_DAYS, ""], ha="left")
+    axes[-1].set_xlim(0, 168)
+    axes[-1].set_xlabel("hour of the week")
+    fig.suptitle(title or "Roster: requirement vs scheduled staff per hour", fontsize=10.5)
+    return fig
+
+
+__all__ = ["allocation_map", "roster_coverage"]

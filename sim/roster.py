@@ -1,0 +1,430 @@
+"""An hour-by-hour roster for one staff pool: requirement, cheapest shifts, verification.
+
+1. **Requirement** by the simulation-based iterative staffing algorithm (ISA) of
+   Feldman, Mandelbaum, Massey and Whitt (2008), "Staffing of time-varying queues to
+   achieve time-stable performance", *Management Science* 54(2): start with ample staff
+   in every hour of the week; simulate; from the pool's level log take the number of
+   jobs in the pool (busy + waiting) at many moments of each hour of the week, over all
+   weeks and replications; set each hour's staff to the smallest ``s`` with
+   ``P(L >= s) <= delay_prob``; repeat until the staffing stops changing.  With Poisson
+   arrivals ``P(L >= s)`` is the probability that an arrival waits, so the fixed point
+   holds the delay probability near ``delay_prob`` in every hour (time-stable).
+2. **Shifts**: the cheapest whole numbers of shifts from allowed patterns (length, start
+   hours, days, an unpaid break, cost factor, on call) whose people on duty cover the
+   requirement in every hour -- an integer program solved by HiGHS
+   (:func:`scipy.optimize.milp`).
+3. **Verification**: the roster is simulated on fresh seeds; compliance per hour of day
+   and the optimiser's feasibility test (:func:`sim.optimiser.lower_bounds`: every
+   targeted stage's lower confidence bound, per community type, at least its target).
+   When it fails, ``delay_prob`` is halved and the three steps repeat.
+
+The pool must have one run-time instance (one community, street or the zone).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from sim.config import WEEKDAYS, Scenario, ScenarioError, Shift, StaffPool, Weekday
+from sim.executors import Executor
+from sim.staffing import pool_instances, scenario_weekly_cost, weekly_cost
+
+HOURS = 168
+VERIFY_SEED_OFFSET = 3_000_017
+
+
+class ShiftPattern(BaseModel):
+    """A kind of shift the roster may use, at any of its start hours on any of its days."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(description="pattern name")
+    length_hour: int = Field(ge=1, le=24, description="hours from start to end")
+    start_hours: list[int] | None = Field(
+        None, description="allowed start hours (0-23); null: every hour")
+    days: list[Weekday] = Field(default_factory=lambda: list(WEEKDAYS),
+                                description="weekdays it may start on")
+    break_after_hour: int | None = Field(
+        None, ge=1, description="an unpaid one-hour break this many hours after the start")
+    cost_factor: float = Field(1.0, ge=0, description="share of the pool's hourly cost paid")
+    on_call: bool = Field(False, description="on call from home (adds callout_min)")
+    callout_min: float = Field(0.0, ge=0, description="call-out delay of an on-call person")
+
+
+class PatternSet(BaseModel):
+    """The allowed shift patterns (a YAML file ``patterns: [...]``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    patterns: list[ShiftPattern] = Field(min_length=1)
+
+
+def load_patterns(path: Path) -> list[ShiftPattern]:
+    """Read a pattern file; a bad one raises :class:`ScenarioError` in one line."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return PatternSet.model_validate(data).patterns
+    except OSError as e:
+        raise ScenarioError(f"{path}: cannot read ({e.strerror or e})") from None
+    except yaml.YAMLError as e:
+        raise ScenarioError(f"{path}: not YAML ({' '.join(str(e).split())[:120]})") from None
+    except ValidationError as e:
+        err = e.errors()[0]
+        where = ".".join(str(x) for x in err["loc"])
+        raise ScenarioError(f"{path}: {where}: {err['msg']}") from None
+
+
+def default_patterns(spec: StaffPool) -> list[ShiftPattern]:
+    """The pool's own shifts as patterns: regular ones at any start hour, on-call ones at
+    their own start hour (when residents expect a call-out)."""
+    out = []
+    for s in spec.shifts:
+        out.append(ShiftPattern(
+            name=s.name, length_hour=max(1, round(s.length_hour)),
+            start_hours=[int(s.start_hour)] if s.on_call else None,
+            cost_factor=s.cost_factor, on_call=s.on_call, callout_min=s.callout_min))
+    return out
+
+
+# ----------------------------------------------------------------------- the pool's hours
+def find_pool(scenario: Scenario, name: str) -> tuple[StaffPool, str]:
+    """The pool spec named ``name`` and its one run-time instance name."""
+    specs = [p for p in scenario.staff if p.name == name]
+    if not specs:
+        raise ScenarioError(f"--pool {name}: no such pool (pools: "
+                            f"{', '.join(p.name for p in scenario.staff)})")
+    inst = [n for n, spec, _ in pool_instances(scenario, list(scenario.expanded_communities()))
+            if spec.name == name]
+    if len(inst) != 1:
+        raise ScenarioError(f"--pool {name}: a roster needs a pool with one run-time "
+                            f"instance; this one has {len(inst)}")
+    return specs[0], inst[0]
+
+
+def hourly_shifts(staff: Sequence[int], on_call: bool = False, callout_min: float = 0.0,
+                  prefix: str = "h") -> list[Shift]:
+    """Shifts giving ``staff[h]`` people in hour ``h`` of the week (Monday 00:00 = 0):
+    runs of equal headcount within a day become one shift, equal runs on several days
+    one shift with those days."""
+    blocks: dict[tuple[int, int, int], list[Weekday]] = {}
+    for d, day in enumerate(WEEKDAYS):
+        row = list(staff[24 * d: 24 * d + 24])
+        a = 0
+        while a < 24:
+            b = a
+            while b < 24 and row[b] == row[a]:
+                b += 1
+            if row[a] > 0:
+                blocks.setdefault((a, b, int(row[a])), []).append(day)
+            a = b
+    return [Shift(name=f"{prefix} {a:02d}-{b:02d} x{n}", days=days, start_hour=a,
+                  end_hour=b, headcount=n, on_call=on_call, callout_min=callout_min)
+            for (a, b, n), days in blocks.items()]
+
+
+def with_shifts(scenario: Scenario, pool: str, shifts: list[Shift]) -> Scenario:
+    """``scenario`` with the pool's shifts replaced (not re-validated: a roster may hold
+    more shifts than a hand-written file would)."""
+    staff = [p.model_copy(update={"shifts": shifts}) if p.name == pool else p
+             for p in scenario.staff]
+    return scenario.model_copy(update={"staff": staff})
+
+
+def staff_per_hour(spec: StaffPool) -> np.ndarray[Any, np.dtype[np.int64]]:
+    """People on duty in each hour of the week (at the middle of the hour)."""
+    from sim.staffing import shift_step
+
+    step = shift_step(spec)
+    return np.array([step.at(60.0 * h + 30.0).headcount for h in range(HOURS)],
+                    dtype=np.int64)
+
+
+# ----------------------------------------------------------------------- step 1: the ISA
+def level_samples(scenario: Scenario, instance: str, seed: int, replication: int,
+                  step_min: float = 5.0) -> np.ndarray[Any, np.dtype[np.int64]]:
+    """Jobs in the pool (busy + waiting) sampled every ``step_min`` after the warm-up:
+    counts per hour of the week (rows) and number in the pool (columns)."""
+    from sim.model import simulate
+    from sim.timeaxis import WeekAxis
+
+    log: list[np.ndarray[Any, Any]] = []
+
+    def probe(pools: list[Any]) -> None:
+        log.extend(p.levels() for p in pools if p.name == instance)
+
+    simulate(scenario, seed, replication, probe)
+    lv = log[0]
+    run = scenario.run
+    t = np.arange(run.warmup_min + step_min / 2, run.horizon_min, step_min)
+    i = np.searchsorted(lv[:, 0], t, side="right") - 1
+    n = (lv[i, 1] + lv[i, 2]).astype(np.int64)
+    h = WeekAxis.from_run(run).hour_index(t) % HOURS
+    counts = np.zeros((HOURS, int(n.max()) + 2), dtype=np.int64)
+    np.add.at(counts, (h, n), 1)
+    return counts
+
+
+@dataclass
+class Requirement:
+    """The ISA's staffing per hour of the week, its history and ``P(L >= s)`` per hour."""
+
+    staff: np.ndarray[Any, np.dtype[np.int64]]
+    delay_prob: float
+    history: list[np.ndarray[Any, np.dtype[np.int64]]]
+    tail: np.ndarray[Any, np.dtype[np.float64]]
+    converged: bool
+
+
+def _tail(counts: np.ndarray[Any, Any], s: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """``P(L >= s[h])`` per hour from sample counts."""
+    total = counts.sum(axis=1)
+    cum = np.cumsum(counts[:, ::-1], axis=1)[:, ::-1]  # cum[h, k] = #(L >= k)
+    k = np.minimum(s, counts.shape[1] - 1)
+    ge = np.where(s < counts.shape[1], cum[np.arange(HOURS), k], 0)
+    return np.asarray(ge / np.maximum(total, 1), dtype=np.float64)
+
+
+def quantile_staff(counts: np.ndarray[Any, Any], delay_prob: float
+                   ) -> np.ndarray[Any, np.dtype[np.int64]]:
+    """Per hour the smallest ``s`` with ``P(L >= s) <= delay_prob`` (at least 1)."""
+    total = np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    cum = np.cumsum(counts[:, ::-1], axis=1)[:, ::-1] / total  # P(L >= k)
+    ok = cum <= delay_prob + 1e-12
+    ok[:, -1] = True
+    return np.maximum(np.argmax(ok, axis=1), 1).astype(np.int64)
+
+
+def requirement(scenario: Scenario, pool: str, delay_prob: float, replications: int,
+                seed: int, executor: Executor, iterations: int = 8,
+                start: Sequence[int] | None = None,
+                say: Callable[[str], None] = lambda _m: None) -> Requirement:
+    """The ISA (module docstring, step 1) for ``pool`` with regular staff only."""
+    spec, instance = find_pool(scenario, pool)
+    if start is None:
+        s = np.full(HOURS, 2 * int(staff_per_hour(spec).max()) + 5, dtype=np.int64)
+    else:
+        s = np.asarray(start, dtype=np.int64)
+    history = [s]
+    converged = False
+    counts = np.zeros((HOURS, 1), dtype=np.int64)
+    for it in range(1, iterations + 1):
+        sc = with_shifts(scenario, pool, hourly_shifts(s))
+        handles = {executor.submit(level_samples, sc, instance, seed, r): r
+                   for r in range(replications)}
+        parts = [c for _, c in executor.as_completed(set(handles))]
+        width = max(c.shape[1] for c in parts)
+        counts = np.zeros((HOURS, width), dtype=np.int64)
+        for c in parts:
+            counts[:, : c.shape[1]] += c
+        new = quantile_staff(counts, delay_prob)
+        changed = int(np.abs(new - s).sum())
+        say(f"ISA iteration {it}: {changed} staff-hours changed, peak {int(new.max())}, "
+            f"{int(new.sum())} staff-hours a week")
+        if changed == 0:
+            converged = True
+            break
+        s = new
+        history.append(s)
+    return Requirement(s, delay_prob, history, _tail(counts, s), converged)
+
+
+# --------------------------------------------------------------------- step 2: the shifts
+@dataclass(frozen=True)
+class Candidate:
+    """One possible shift: a pattern on a day at a start hour."""
+
+    pattern: ShiftPattern
+    day: int
+    start: int
+
+    def hours(self) -> list[int]:
+        """Hours of the week on duty (the break excluded)."""
+        p = self.pattern
+        return [(24 * self.day + self.start + k) % HOURS for k in range(p.length_hour)
+                if p.break_after_hour is None or k != p.break_after_hour]
+
+    def shifts(self, headcount: int) -> list[Shift]:
+        """The shift (two, around a break) as scenario shifts."""
+        p = self.pattern
+        day = WEEKDAYS[self.day]
+        spans = [(0, p.length_hour)]
+        if p.break_after_hour is not None and p.break_after_hour < p.length_hour:
+            spans = [(0, p.break_after_hour), (p.break_after_hour + 1, p.length_hour)]
+        out = []
+        for a, b in spans:
+            if b <= a:
+                continue
+            start = self.start + a
+            d = WEEKDAYS[(self.day + start // 24) % 7]
+            end = (self.start + b) % 24
+            out.append(Shift(name=f"{p.name} {day} {self.start:02d}:00"
+                                  + (f" part {a}" if len(spans) > 1 else ""),
+                             days=[d], start_hour=start % 24, end_hour=end or 24,
+                             headcount=headcount, on_call=p.on_call,
+                             callout_min=p.callout_min, cost_factor=p.cost_factor))
+        return out
+
+
+def cover(req: Sequence[int], patterns: Sequence[ShiftPattern], hourly_cost: float
+          ) -> tuple[list[tuple[Candidate, int]], float]:
+    """The cheapest shifts covering ``req[h]`` people in every hour of the week.
+
+    Returns the chosen (candidate, headcount) pairs and their weekly cost.
+
+    Raises
+    ------
+    ScenarioError
+        When the patterns cannot cover some hour.
+    """
+    from scipy.optimize import Bounds, LinearConstraint, milp
+    from scipy.sparse import lil_matrix
+
+    cands = [Candidate(p, WEEKDAYS.index(d), a) for p in patterns for d in p.days
+             for a in (p.start_hours if p.start_hours is not None else range(24))]
+    a_mat = lil_matrix((HOURS, len(cands)))
+    cost = np.zeros(len(cands))
+    for j, c in enumerate(cands):
+        hrs = c.hours()
+        for h in hrs:
+            a_mat[h, j] = 1
+        cost[j] = hourly_cost * c.pattern.cost_factor * len(hrs)
+    r = np.asarray(req, dtype=float)
+    uncovered = np.flatnonzero((np.asarray(a_mat.sum(axis=1)).ravel() == 0) & (r > 0))
+    if len(uncovered):
+        h = int(uncovered[0])
+        raise ScenarioError(f"--patterns: no pattern covers {WEEKDAYS[h // 24]} "
+                            f"{h % 24:02d}:00, where {int(r[h])} people are required")
+    res = milp(cost, constraints=LinearConstraint(a_mat.tocsr(), lb=r, ub=np.inf),
+               integrality=np.ones(len(cands)), bounds=Bounds(0, max(1.0, r.max())))
+    if not res.success:  # pragma: no cover - covered hours always have a solution
+        raise ScenarioError(f"--patterns: the shift problem has no solution ({res.message})")
+    x = np.round(res.x).astype(int)
+    chosen = [(c, int(n)) for c, n in zip(cands, x, strict=True) if n > 0]
+    return chosen, float(cost @ x)
+
+
+# ---------------------------------------------------------------- step 3: verification
+def verify_replication(scenario: Scenario, seed: int, replication: int
+                       ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One replication: the optimiser's tidy table and compliance per hour of day."""
+    from sim.experiment import ExperimentResult
+    from sim.model import simulate
+
+    exp = ExperimentResult.from_results(scenario, seed, [simulate(scenario, seed,
+                                                                  replication)])
+    tidy = pd.concat([exp.compliance(None), exp.compliance("community_type")],
+                     ignore_index=True).rename(columns={"group": "community_type",
+                                                        "mean": "compliance"})
+    tidy.insert(0, "replication", replication)
+    hourly = exp.compliance("hour")[["stage", "group", "mean", "requests"]]
+    hourly.insert(0, "replication", replication)
+    return tidy, hourly
+
+
+def verify(scenario: Scenario, targets: Mapping[str, float], confidence: float,
+           replications: int, seed: int, executor: Executor
+           ) -> tuple[pd.DataFrame, pd.DataFrame, bool]:
+    """Lower bounds per type x targeted stage, compliance per hour of day, feasibility."""
+    from sim.optimiser import lower_bounds
+    from sim.results import summarise
+
+    handles = {executor.submit(verify_replication, scenario, seed, r): r
+               for r in range(replications)}
+    parts = [res for _, res in executor.as_completed(set(handles))]
+    tidy = pd.concat([p[0] for p in parts], ignore_index=True)
+    hourly = pd.concat([p[1] for p in parts], ignore_index=True)
+    lcb = lower_bounds(tidy, targets, confidence, by_type=True)
+    hours = summarise(hourly.dropna(subset=["mean"]), ["stage", "group"], "mean")
+    hours["hour"] = hours["group"].astype(int)
+    hours = hours.drop(columns="group").sort_values(["stage", "hour"]).reset_index(drop=True)
+    return lcb, hours, bool((lcb["margin"] >= 0).all())
+
+
+# -------------------------------------------------------------------------- the command
+@dataclass
+class RosterResult:
+    """The requirement, the chosen shifts, their verification and costs."""
+
+    pool: str
+    requirement: Requirement
+    shifts: pd.DataFrame
+    hours: pd.DataFrame
+    hourly_compliance: pd.DataFrame
+    bounds: pd.DataFrame
+    feasible: bool
+    scenario: Scenario
+    pool_cost: float
+    total_cost: float
+    rounds: list[dict[str, Any]] = field(default_factory=list)
+
+
+def roster(scenario: Scenario, pool: str, targets: Mapping[str, float],
+           patterns: Sequence[ShiftPattern] | None = None, delay_prob: float = 0.2,
+           replications: int = 10, confidence: float = 0.95, seed: int | None = None,
+           executor: Executor | None = None, iterations: int = 8, rounds: int = 4,
+           say: Callable[[str], None] = lambda _m: None) -> RosterResult:
+    """Requirement (ISA), cheapest covering shifts (MILP) and verification; halve
+    ``delay_prob`` and repeat while the verification misses a target (``rounds`` in all).
+    """
+    from sim.executors import make_executor
+
+    seed = scenario.run.seed if seed is None else seed
+    spec, _ = find_pool(scenario, pool)
+    pats = list(patterns) if patterns is not None else default_patterns(spec)
+    own = executor is None
+    ex = executor or make_executor(1)
+    try:
+        alpha = delay_prob
+        start: Sequence[int] | None = None
+        history: list[dict[str, Any]] = []
+        for rnd in range(1, rounds + 1):
+            req = requirement(scenario, pool, alpha, replications, seed, ex, iterations,
+                              start, say)
+            chosen, pool_cost = cover(req.staff, pats, spec.hourly_cost)
+            shifts = [s for c, n in chosen for s in c.shifts(n)]
+            sc = with_shifts(scenario, pool, shifts)
+            bounds, hourly, ok = verify(sc, targets, confidence, replications,
+                                        seed + VERIFY_SEED_OFFSET, ex)
+            worst = bounds.loc[bounds["margin"].idxmin()]
+            history.append({"round": rnd, "delay_prob": alpha,
+                            "isa_iterations": len(req.history), "converged": req.converged,
+                            "staff_hours": int(req.staff.sum()), "pool_cost": pool_cost,
+                            "feasible": ok, "worst": f"{worst['stage']} "
+                            f"{worst['community_type']}", "worst_margin": worst["margin"]})
+            say(f"round {rnd}: delay probability {alpha:.3g} -> weekly cost {pool_cost:,.0f}"
+                f"; worst margin {100 * worst['margin']:+.1f} pts ({worst['stage']}, "
+                f"{worst['community_type']}){'' if ok else ' — tightening'}")
+            if ok:
+                break
+            alpha /= 2
+            start = req.staff
+    finally:
+        if own:
+            ex.close()
+    new_spec = next(p for p in sc.staff if p.name == pool)
+    hours = pd.DataFrame({"hour": np.arange(HOURS), "requirement": req.staff,
+                          "scheduled": staff_per_hour(new_spec),
+                          "p_at_least_staff": req.tail})
+    table = pd.DataFrame([{
+        "pattern": c.pattern.name, "day": WEEKDAYS[c.day], "start_hour": c.start,
+        "end_hour": (c.start + c.pattern.length_hour) % 24,
+        "break_after_hour": c.pattern.break_after_hour, "headcount": n,
+        "on_call": c.pattern.on_call, "cost_factor": c.pattern.cost_factor,
+        "weekly_cost": n * spec.hourly_cost * c.pattern.cost_factor * len(c.hours())}
+        for c, n in chosen])
+    assert abs(weekly_cost(new_spec) - pool_cost) < 1e-6 * max(1.0, pool_cost)
+    return RosterResult(pool, req, table, hours, hourly, bounds, ok, sc, pool_cost,
+                        scenario_weekly_cost(sc), history)
+
+
+__all__ = ["PatternSet", "RosterResult", "ShiftPattern", "cover", "default_patterns",
+           "hourly_shifts", "load_patterns", "quantile_staff", "requirement", "roster",
+           "staff_per_hour", "verify"]

@@ -85,43 +85,54 @@ def _mappable(norm: Normalize, cmap_name: str) -> object:
 
 
 @_styled
-def roster_coverage(hours: pd.DataFrame, title: str = "") -> Figure:
-    """Requirement and scheduled staff per hour of the week (step plots), and the
-    verified compliance per hour below, when given.
+def roster_coverage(hours: pd.DataFrame, compliance: pd.DataFrame | None = None,
+                    title: str = "") -> Figure:
+    """Requirement and scheduled staff per hour of the week (step plots) and, below, the
+    verified compliance per hour of day.
 
-    ``hours``: one row per hour of the week (0 = Monday 00:00) with ``requirement``,
-    ``scheduled`` and optionally ``uniform`` (the uniform staffing it is compared with),
-    ``compliance``, ``ci_low``, ``ci_high`` and ``target`` (``roster_hours.csv``).
+    ``hours``: one row per hour of the week (0 = Monday 00:00) with ``hour``,
+    ``requirement``, ``scheduled`` and optionally ``uniform`` (``roster_hours.csv``);
+    ``compliance``: ``hour, mean, ci_low, ci_high`` and optionally ``target``.
     """
-    has_c = "compliance" in hours and hours["compliance"].notna().any()
-    fig = Figure(figsize=(13, 6.5 if has_c else 4), layout="constrained")
-    axes = fig.subplots(2 if has_c else 1, 1, sharex=True, squeeze=False)[:, 0]
-    h = hours["hour"].to_numpy()
+    has_c = compliance is not None and len(compliance) > 0
+    fig = Figure(figsize=(13, 7 if has_c else 4), layout="constrained")
+    axes = fig.subplots(2 if has_c else 1, 1, squeeze=False)[:, 0]
+    h = np.append(hours["hour"].to_numpy(), 168)
+
+    def steps(col: str) -> np.ndarray:
+        v = hours[col].to_numpy()
+        return np.append(v, v[-1])
+
     ax = axes[0]
-    ax.step(h, hours["requirement"], where="post", color="#d62728", lw=1.6,
+    ax.step(h, steps("requirement"), where="post", color="#d62728", lw=1.4,
             label="requirement (iterative staffing algorithm)")
-    ax.step(h, hours["scheduled"], where="post", color="#1f77b4", lw=2.2, alpha=0.8,
+    ax.step(h, steps("scheduled"), where="post", color="#1f77b4", lw=2.2, alpha=0.75,
             label="scheduled by the roster")
     if "uniform" in hours:
-        ax.step(h, hours["uniform"], where="post", color="#888", lw=1.2, ls="--",
+        ax.step(h, steps("uniform"), where="post", color="#555", lw=1.2, ls="--",
                 label="best uniform staffing (optimiser)")
     ax.set_ylabel("people on duty")
+    ax.set_xticks(range(0, 169, 24), [*_DAYS, ""], ha="left")
+    ax.set_xlim(0, 168)
+    ax.set_xlabel("hour of the week")
     ax.legend(loc="upper right", fontsize=8, ncols=3)
     if has_c:
+        assert compliance is not None
+        c = compliance.sort_values("hour")
         ax2 = axes[1]
-        ax2.plot(h + 0.5, hours["compliance"] * 100, color="#2ca02c", marker=".", lw=1,
+        ax2.plot(c["hour"] + 0.5, c["mean"] * 100, color="#2ca02c", marker="o", lw=1,
                  label="verified compliance of requests arriving that hour")
-        if "ci_low" in hours:
-            ax2.fill_between(h + 0.5, hours["ci_low"] * 100, hours["ci_high"] * 100,
-                             color="#2ca02c", alpha=0.2, lw=0, label="95% CI")
-        if "target" in hours:
-            ax2.axhline(float(hours["target"].iloc[0]) * 100, color="#444", ls=":",
+        ax2.fill_between(c["hour"] + 0.5, np.clip(c["ci_low"], 0, 1) * 100,
+                         np.clip(c["ci_high"], 0, 1) * 100, color="#2ca02c", alpha=0.2,
+                         lw=0, label="95% CI")
+        if "target" in c:
+            ax2.axhline(float(c["target"].iloc[0]) * 100, color="#444", ls=":",
                         label="target")
+        ax2.set_xlim(0, 24)
+        ax2.set_xticks(range(0, 25, 2))
+        ax2.set_xlabel("hour of day")
         ax2.set_ylabel("compliance (%)")
         ax2.legend(loc="lower right", fontsize=8, ncols=3)
-    axes[-1].set_xticks(range(0, 169, 24), [*_DAYS, ""], ha="left")
-    axes[-1].set_xlim(0, 168)
-    axes[-1].set_xlabel("hour of the week")
     fig.suptitle(title or "Roster: requirement vs scheduled staff per hour", fontsize=10.5)
     return fig
 

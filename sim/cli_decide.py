@@ -94,11 +94,12 @@ def allocate_cmd(
     out.print(table)
     for note in res.notes:
         out.print(note)
-    c = res.confirmation.iloc[0]
-    out.print(f"confirmed on fresh seeds (seed {c['seed']}): {c['allocation']}: objective "
-              f"{100 * c['objective_before']:.2f}% -> {100 * c['objective_after']:.2f}%, "
-              f"gain {_pts(c['gain'])} pts [{_pts(c['ci_low'])}, {_pts(c['ci_high'])}]; "
-              f"weekly cost {c['cost_before']:,.0f} -> {c['cost_after']:,.0f}")
+    conf = res.confirmation.iloc[0]
+    out.print(f"confirmed on fresh seeds (seed {conf['seed']}): {conf['allocation']}: "
+              f"objective {100 * conf['objective_before']:.2f}% -> "
+              f"{100 * conf['objective_after']:.2f}%, gain {_pts(conf['gain'])} pts "
+              f"[{_pts(conf['ci_low'])}, {_pts(conf['ci_high'])}]; weekly cost "
+              f"{conf['cost_before']:,.0f} -> {conf['cost_after']:,.0f}")
     out.print(f"tables and allocation_map.png in {outdir}/")
 
 
@@ -209,7 +210,7 @@ def roster_cmd(
                       f"{r['weekly_cost']:,.0f}")
     out.print(table)
     status = "meets" if res.feasible else "does NOT meet"
-    worst = res.bounds.loc[res.bounds["margin"].idxmin()]
+    worst = res.bounds.iloc[int(res.bounds["margin"].to_numpy().argmin())]
     out.print(f"verified on fresh seeds: {status} every target (worst margin "
               f"{100 * worst['margin']:+.1f} pts, {worst['stage']}, "
               f"{worst['community_type']}); all staff {res.total_cost:,.0f} a week")

@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sim.config import WEEKDAYS, Scenario, ScenarioError, Shift, StaffPool, Weekday
 from sim.executors import Executor
-from sim.staffing import pool_instances, scenario_weekly_cost, weekly_cost
+from sim.staffing import pool_instances, scenario_weekly_cost
 
 HOURS = 168
 VERIFY_SEED_OFFSET = 3_000_017
@@ -109,8 +109,8 @@ def find_pool(scenario: Scenario, name: str) -> tuple[StaffPool, str]:
     return specs[0], inst[0]
 
 
-def hourly_shifts(staff: Sequence[int], on_call: bool = False, callout_min: float = 0.0,
-                  prefix: str = "h") -> list[Shift]:
+def hourly_shifts(staff: Sequence[int] | np.ndarray[Any, Any], on_call: bool = False,
+                  callout_min: float = 0.0, prefix: str = "h") -> list[Shift]:
     """Shifts giving ``staff[h]`` people in hour ``h`` of the week (Monday 00:00 = 0):
     runs of equal headcount within a day become one shift, equal runs on several days
     one shift with those days."""
@@ -201,12 +201,14 @@ def quantile_staff(counts: np.ndarray[Any, Any], delay_prob: float | np.ndarray[
     alpha = np.broadcast_to(np.asarray(delay_prob, dtype=float), (HOURS,))[:, None]
     ok = cum <= alpha + 1e-12
     ok[:, -1] = True
-    return np.maximum(np.argmax(ok, axis=1), 1).astype(np.int64)
+    staff: np.ndarray[Any, np.dtype[np.int64]] = np.maximum(np.argmax(ok, axis=1), 1
+                                                            ).astype(np.int64)
+    return staff
 
 
 def requirement(scenario: Scenario, pool: str, delay_prob: float | np.ndarray[Any, Any],
                 replications: int, seed: int, executor: Executor, iterations: int = 8,
-                start: Sequence[int] | None = None,
+                start: Sequence[int] | np.ndarray[Any, Any] | None = None,
                 say: Callable[[str], None] = lambda _m: None) -> Requirement:
     """The ISA (module docstring, step 1) for ``pool`` with regular staff only.
 
@@ -280,8 +282,8 @@ class Candidate:
         return out
 
 
-def cover(req: Sequence[int], patterns: Sequence[ShiftPattern], hourly_cost: float
-          ) -> tuple[list[tuple[Candidate, int]], float]:
+def cover(req: Sequence[int] | np.ndarray[Any, Any], patterns: Sequence[ShiftPattern],
+          hourly_cost: float) -> tuple[list[tuple[Candidate, int]], float]:
     """The cheapest shifts covering ``req[h]`` people in every hour of the week.
 
     Returns the chosen (candidate, headcount) pairs and their weekly cost.
@@ -411,7 +413,7 @@ def roster(scenario: Scenario, pool: str, targets: Mapping[str, float],
     results: list[RosterResult] = []
     try:
         alpha = np.full(HOURS, delay_prob)
-        start: Sequence[int] | None = None
+        start: Sequence[int] | np.ndarray[Any, Any] | None = None
         for rnd in range(1, rounds + 1):
             req = requirement(scenario, pool, alpha, replications, seed, ex, iterations,
                               start, say)
@@ -419,7 +421,7 @@ def roster(scenario: Scenario, pool: str, targets: Mapping[str, float],
             sc = with_shifts(scenario, pool, [s for c, n in chosen for s in c.shifts(n)])
             bounds, hourly, ok = verify(sc, targets, confidence, replications,
                                         seed + VERIFY_SEED_OFFSET, ex)
-            worst = bounds.loc[bounds["margin"].idxmin()]
+            worst = bounds.iloc[int(np.argmin(bounds["margin"].to_numpy()))]
             say(f"round {rnd}: delay probability {alpha.min():.3g}-{alpha.max():.3g} -> "
                 f"weekly cost {pool_cost:,.0f}; worst margin {100 * worst['margin']:+.1f} "
                 f"pts ({worst['stage']}, {worst['community_type']})"
@@ -455,7 +457,7 @@ def _result(pool: str, spec: StaffPool, req: Requirement,
         "on_call": c.pattern.on_call, "cost_factor": c.pattern.cost_factor,
         "weekly_cost": n * spec.hourly_cost * c.pattern.cost_factor * len(c.hours())}
         for c, n in chosen])
-    worst = bounds.loc[bounds["margin"].idxmin()]
+    worst = bounds.iloc[int(np.argmin(bounds["margin"].to_numpy()))]
     row = {"round": rnd, "delay_prob_min": float(req.delay_prob.min()),
            "delay_prob_max": float(req.delay_prob.max()),
            "isa_iterations": len(req.history) - 1, "converged": req.converged,
@@ -466,6 +468,18 @@ def _result(pool: str, spec: StaffPool, req: Requirement,
                         scenario_weekly_cost(sc), [row])
 
 
-__all__ = ["PatternSet", "RosterResult", "ShiftPattern", "cover", "default_patterns",
-           "adapt", "hourly_shifts", "load_patterns", "quantile_staff", "requirement", "roster",
-           "staff_per_hour", "verify"]
+__all__ = [
+    "PatternSet",
+    "RosterResult",
+    "ShiftPattern",
+    "adapt",
+    "cover",
+    "default_patterns",
+    "hourly_shifts",
+    "load_patterns",
+    "quantile_staff",
+    "requirement",
+    "roster",
+    "staff_per_hour",
+    "verify",
+]

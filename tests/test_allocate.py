@@ -3,6 +3,8 @@ enumeration on a small case, the significance guard, removal, and the command.""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import yaml
 from typer.testing import CliRunner
@@ -22,7 +24,7 @@ runner = CliRunner()
 
 def _three(horizon: float = 14) -> dict:  # type: ignore[type-arg]
     """Three estates, each with its own technicians; one is busy, one hardly."""
-    data = yaml.safe_load(open("scenarios/quanxueli.yaml"))
+    data = yaml.safe_load(Path("scenarios/quanxueli.yaml").read_text())
     data["run"].update(horizon_days=horizon, warmup_days=1, replications=4, seed=5)
     data["communities"] = [
         {"name": "busy", "type": "old_estate", "street": "east", "households": 3000},

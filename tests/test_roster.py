@@ -3,6 +3,8 @@ integer program, hourly shifts, and the command's outputs and bad input."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -122,7 +124,7 @@ def test_isa_keeps_delay_probability_time_stable(stat_seed: int) -> None:
 def _small_scenario(tmp_path):  # type: ignore[no-untyped-def]
     import yaml
 
-    data = yaml.safe_load(open("scenarios/quanxueli.yaml"))
+    data = yaml.safe_load(Path("scenarios/quanxueli.yaml").read_text())
     data["run"].update(horizon_days=14, replications=3)
     path = tmp_path / "q.yaml"
     path.write_text(yaml.safe_dump(data))

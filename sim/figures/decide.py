@@ -12,6 +12,7 @@ import math
 import numpy as np
 import pandas as pd
 from matplotlib import colormaps
+from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
@@ -78,9 +79,7 @@ def _tile(x: float, y: float, color: object) -> object:
     return Rectangle((x, y), 0.9, 0.9, facecolor=color, edgecolor="white")
 
 
-def _mappable(norm: Normalize, cmap_name: str) -> object:
-    from matplotlib.cm import ScalarMappable
-
+def _mappable(norm: Normalize, cmap_name: str) -> ScalarMappable:
     return ScalarMappable(norm=norm, cmap=colormaps[cmap_name])
 
 

@@ -133,7 +133,9 @@ def roster_cmd(
              "start hour; on-call ones at their own)")] = None,
     delay_prob: Annotated[float, typer.Option(
         min=0.001, max=0.9, help="first delay probability of the staffing algorithm")] = 0.2,
-    rounds: Annotated[int, typer.Option(min=1, max=20)] = 4,
+    rounds: Annotated[int, typer.Option(
+        min=1, max=20, help="delay probabilities to try (doubling, halving, bisecting)")
+    ] = 6,
     iterations: Annotated[int, typer.Option(min=1, max=50)] = 8,
     compare: Annotated[bool, typer.Option(
         help="also run the optimiser over the pool's shift headcounts (0..2x+2 each)")]

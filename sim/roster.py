@@ -16,7 +16,8 @@
 3. **Verification**: the roster is simulated on fresh seeds; compliance per hour of day
    and the optimiser's feasibility test (:func:`sim.optimiser.lower_bounds`: every
    targeted stage's lower confidence bound, per community type, at least its target).
-   When it fails, ``delay_prob`` is halved and the three steps repeat.
+   The three steps repeat for other delay probabilities (:func:`roster`): the answer is
+   the cheapest roster that meets the targets.
 
 The pool must have one run-time instance (one community, street or the zone).
 """
@@ -375,33 +376,16 @@ class RosterResult:
     rounds: list[dict[str, Any]] = field(default_factory=list)
 
 
-def adapt(alpha: np.ndarray[Any, Any], hourly: pd.DataFrame, targets: Mapping[str, float],
-          floor: float = 0.002) -> np.ndarray[Any, np.dtype[np.float64]]:
-    """Per-hour delay probabilities for the next round: each hour's ``alpha`` times the
-    share of late requests allowed over the share measured in that hour of day (the
-    tightest targeted stage), so hours with room loosen and failing hours tighten.
-    Clipped to [``floor``, 0.9]."""
-    factor = np.full(24, np.inf)
-    for stage, target in targets.items():
-        d = hourly[hourly["stage"] == stage].set_index("hour")["mean"]
-        miss = np.maximum(1.0 - d.reindex(range(24)).to_numpy(dtype=float), floor)
-        f = np.where(np.isnan(miss), 1.0, (1.0 - target) / miss)
-        factor = np.minimum(factor, f)
-    factor = np.where(np.isinf(factor), 1.0, factor)
-    return np.asarray(np.clip(alpha * factor[np.arange(HOURS) % 24], floor, 0.9),
-                      dtype=np.float64)
-
-
 def roster(scenario: Scenario, pool: str, targets: Mapping[str, float],
            patterns: Sequence[ShiftPattern] | None = None, delay_prob: float = 0.2,
            replications: int = 10, confidence: float = 0.95, seed: int | None = None,
-           executor: Executor | None = None, iterations: int = 8, rounds: int = 4,
+           executor: Executor | None = None, iterations: int = 8, rounds: int = 6,
            say: Callable[[str], None] = lambda _m: None) -> RosterResult:
-    """Requirement (ISA), cheapest covering shifts (MILP) and verification, ``rounds``
-    times: after each round every hour's delay probability is scaled by how far that
-    hour of day is from the compliance targets (:func:`adapt`), then all of them by 0.6
-    after a round that missed a target or 1.25 after one that met them all.  The answer is the
-    cheapest round whose verification meets every target (else the round closest to).
+    """Requirement (ISA), cheapest covering shifts (MILP) and verification, for up to
+    ``rounds`` delay probabilities: doubled from ``delay_prob`` while the roster meets
+    every target, halved while it does not, then bisected (geometric mean) between the
+    largest that met them and the smallest that did not.  The answer is the cheapest
+    roster that met every target (else the one closest to).
     """
     from sim.executors import make_executor
 
@@ -411,8 +395,10 @@ def roster(scenario: Scenario, pool: str, targets: Mapping[str, float],
     own = executor is None
     ex = executor or make_executor(1)
     results: list[RosterResult] = []
+    passed: float | None = None
+    failed: float | None = None
     try:
-        alpha = np.full(HOURS, delay_prob)
+        alpha = delay_prob
         start: Sequence[int] | np.ndarray[Any, Any] | None = None
         for rnd in range(1, rounds + 1):
             req = requirement(scenario, pool, alpha, replications, seed, ex, iterations,
@@ -422,15 +408,26 @@ def roster(scenario: Scenario, pool: str, targets: Mapping[str, float],
             bounds, hourly, ok = verify(sc, targets, confidence, replications,
                                         seed + VERIFY_SEED_OFFSET, ex)
             worst = bounds.iloc[int(np.argmin(bounds["margin"].to_numpy()))]
-            say(f"round {rnd}: delay probability {alpha.min():.3g}-{alpha.max():.3g} -> "
-                f"weekly cost {pool_cost:,.0f}; worst margin {100 * worst['margin']:+.1f} "
-                f"pts ({worst['stage']}, {worst['community_type']})"
+            say(f"round {rnd}: delay probability {alpha:.3g} -> weekly cost "
+                f"{pool_cost:,.0f}; worst margin {100 * worst['margin']:+.1f} pts "
+                f"({worst['stage']}, {worst['community_type']})"
                 f"{'' if ok else ' — not met'}")
             results.append(_result(pool, spec, req, chosen, sc, pool_cost, bounds, hourly,
                                    ok, rnd))
-            # shape by hour, then scale: tighter after a miss, looser after a pass
-            alpha = np.clip(adapt(alpha, hourly, targets) * (1.25 if ok else 0.6),
-                            0.002, 0.9)
+            if ok:
+                passed = alpha if passed is None else max(passed, alpha)
+            else:
+                failed = alpha if failed is None else min(failed, alpha)
+            if passed is not None and failed is not None:
+                if failed <= passed:  # sampling noise: not monotone here; stop
+                    break
+                alpha = float(np.sqrt(passed * failed))
+            elif passed is not None:
+                if passed >= 0.9:
+                    break
+                alpha = min(0.9, 2 * passed)
+            else:
+                alpha = alpha / 2
             start = req.staff
     finally:
         if own:
@@ -458,8 +455,7 @@ def _result(pool: str, spec: StaffPool, req: Requirement,
         "weekly_cost": n * spec.hourly_cost * c.pattern.cost_factor * len(c.hours())}
         for c, n in chosen])
     worst = bounds.iloc[int(np.argmin(bounds["margin"].to_numpy()))]
-    row = {"round": rnd, "delay_prob_min": float(req.delay_prob.min()),
-           "delay_prob_max": float(req.delay_prob.max()),
+    row = {"round": rnd, "delay_prob": float(req.delay_prob.max()),
            "isa_iterations": len(req.history) - 1, "converged": req.converged,
            "staff_hours": int(req.staff.sum()), "pool_cost": pool_cost, "feasible": ok,
            "worst": f"{worst['stage']} {worst['community_type']}",
@@ -472,7 +468,6 @@ __all__ = [
     "PatternSet",
     "RosterResult",
     "ShiftPattern",
-    "adapt",
     "cover",
     "default_patterns",
     "hourly_shifts",

@@ -23,53 +23,54 @@ _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 @_styled
 def allocation_map(units: pd.DataFrame, over: str = "community", title: str = "") -> Figure:
-    """Communities as tiles in one column block per street, coloured by joint compliance
-    before and by its change after the allocation; tiles (or street labels) where staff
-    were added or removed are marked with the change.
+    """Communities as tiles, one square block per street, coloured by joint compliance
+    before (top) and by its change after the allocation (bottom); the change in staff is
+    written on the tile (``over="community"``) or under the street's name (``street``).
 
     ``units``: one row per community with ``community, street, community_type, unit,
-    change, before, after`` (``allocation_units.csv``); ``over``: ``community`` marks
-    tiles, ``street`` marks street labels.
+    change, before, after`` (``allocation_units.csv``).
     """
     streets = list(dict.fromkeys(units["street"]))
-    per_col = 6
-    widths = [max(1, math.ceil((units["street"] == s).sum() / 12)) for s in streets]
-    fig = Figure(figsize=(min(16, 2.2 + 1.3 * sum(widths)), 7.2), layout="constrained")
-    axes = fig.subplots(1, 2)
+    sizes = [int((units["street"] == s).sum()) for s in streets]
+    cols = [max(2, math.ceil(math.sqrt(n))) for n in sizes]
+    rows = max(math.ceil(n / c) for n, c in zip(sizes, cols, strict=True))
+    width = sum(cols) + len(cols) - 1
+    fig = Figure(figsize=(min(18, 1.5 + 0.42 * width), 2.2 + 2 * 0.42 * (rows + 2.5)),
+                 layout="constrained")
+    axes = fig.subplots(2, 1)
     delta = (units["after"] - units["before"]) * 100
-    lim = max(0.5, float(np.nanmax(np.abs(delta))) if len(delta) else 0.5)
-    panels = [("joint compliance before (%)", units["before"] * 100,
-               Normalize(max(0, float(np.nanmin(units["before"])) * 100 - 5), 100), "RdYlGn"),
-              ("change after allocation (pts)", delta, Normalize(-lim, lim), "PuOr")]
+    lim = max(0.05, float(np.nanmax(np.abs(delta))) if delta.notna().any() else 0.05)
+    low = float(np.nanmin(units["before"])) * 100 if units["before"].notna().any() else 0
+    panels = [("joint 2341 compliance before (%)", units["before"] * 100,
+               Normalize(max(0.0, low - 2), 100), "RdYlGn"),
+              ("change in joint compliance after the allocation (pts)", delta,
+               Normalize(-lim, lim), "PuOr")]
     for ax, (label, values, norm, cmap_name) in zip(axes, panels, strict=True):
         cmap = colormaps[cmap_name]
-        x0 = 0.0
-        for s, w in zip(streets, widths, strict=True):
-            rows = units[units["street"] == s].sort_values(["community_type", "community"])
-            cols = max(per_col * w // 2, 3)
-            for k, (i, r) in enumerate(rows.iterrows()):
-                cx, cy = x0 + (k % cols), -(k // cols)
+        x0 = 0
+        for s, c in zip(streets, cols, strict=True):
+            block = units[units["street"] == s].sort_values(["community_type", "community"])
+            for k, (i, r) in enumerate(block.iterrows()):
+                cx, cy = x0 + k % c, -(k // c)
                 v = values.loc[i]
-                color = "#dddddd" if pd.isna(v) else cmap(norm(v))
-                ax.add_patch(_tile(cx, cy, color))
+                ax.add_patch(_tile(cx, cy, "#dddddd" if pd.isna(v) else cmap(norm(v))))
                 if r["change"] and over == "community":
                     ax.text(cx + 0.45, cy + 0.45, f"{int(r['change']):+d}", ha="center",
-                            va="center", fontsize=8, fontweight="bold")
-            change = int(rows["change"].max() if (rows["change"] >= 0).all()
-                         else rows["change"].min()) if len(rows) else 0
-            extra = f"\n{change:+d}" if change and over == "street" else ""
-            ax.text(x0 + cols / 2, 1.4, f"{s}{extra}", ha="center", va="bottom",
-                    fontsize=9, fontweight="bold" if extra else "normal")
-            x0 += cols + 1
-        ax.set_xlim(-0.5, x0)
-        ymin = -math.ceil(len(units) / 3)
-        ax.set_ylim(min(ymin, -2), 3)
+                            va="center", fontsize=7, fontweight="bold")
+            ch = block["change"]
+            change = int(ch.max() if (ch >= 0).all() else ch.min()) if len(ch) else 0
+            extra = f" ({change:+d})" if change and over == "street" else ""
+            ax.text(x0 + c / 2, 1.15, f"{s}{extra}", ha="center", va="bottom",
+                    fontsize=8.5, fontweight="bold" if extra else "normal")
+            x0 += c + 1
+        ax.set_xlim(-0.3, x0 - 0.7)
+        ax.set_ylim(-rows + 0.7, 2.2)
         ax.set_aspect("equal")
         ax.axis("off")
-        sm = _mappable(norm, cmap_name)
-        fig.colorbar(sm, ax=ax, shrink=0.6, label=label, location="bottom")
-    fig.suptitle(title or "Allocation: communities grouped by street (each tile one "
-                 "community, ordered by type)", fontsize=10.5)
+        fig.colorbar(_mappable(norm, cmap_name), ax=ax, shrink=0.8, label=label,
+                     location="right")
+    fig.suptitle(title or "Allocation: communities grouped by street (one tile per "
+                 "community, ordered by type)", fontsize=10)
     return fig
 
 

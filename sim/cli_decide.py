@@ -137,6 +137,9 @@ def roster_cmd(
         min=1, max=20, help="delay probabilities to try (doubling, halving, bisecting)")
     ] = 6,
     iterations: Annotated[int, typer.Option(min=1, max=50)] = 8,
+    trim: Annotated[int, typer.Option(
+        min=0, max=100, help="then take out up to this many shift lines while the "
+        "targets are still met (0: keep the covering roster)")] = 0,
     compare: Annotated[bool, typer.Option(
         help="also run the optimiser over the pool's shift headcounts (0..2x+2 each)")]
     = True,
@@ -177,7 +180,8 @@ def roster_cmd(
             ex = make_executor(jobs)
             stack.callback(ex.close)
             res = roster(sc, pool, targets, pats, delay_prob, replications, confidence,
-                         seed, ex, iterations, rounds, lambda m: say("roster", m, "cyan"))
+                         seed, ex, iterations, rounds, trim,
+                         lambda m: say("roster", m, "cyan"))
             uniform = None
             if compare:
                 uniform = _uniform(sc, pool, targets, confidence, replications, seed, jobs)
@@ -191,6 +195,8 @@ def roster_cmd(
                                res.hourly_compliance)
             atomic_write_frame(outdir / "roster_bounds.csv", res.bounds)
             atomic_write_frame(outdir / "roster_rounds.csv", pd.DataFrame(res.rounds))
+            if res.trimmed:
+                atomic_write_frame(outdir / "roster_trim.csv", pd.DataFrame(res.trimmed))
             stage = next(iter(targets))
             hc = res.hourly_compliance[res.hourly_compliance["stage"] == stage]
             fig = roster_coverage(hours, hc.assign(target=targets[stage]),
@@ -211,6 +217,8 @@ def roster_cmd(
                       str(r["headcount"]), "yes" if r["on_call"] else "",
                       f"{r['weekly_cost']:,.0f}")
     out.print(table)
+    for note in res.notes:
+        out.print(note)
     status = "meets" if res.feasible else "does NOT meet"
     worst = res.bounds.iloc[int(res.bounds["margin"].to_numpy().argmin())]
     out.print(f"verified on fresh seeds: {status} every target (worst margin "

@@ -339,23 +339,90 @@ def verify_replication(scenario: Scenario, seed: int, replication: int
     return tidy, hourly
 
 
+def verify_many(scenarios: Sequence[Scenario], targets: Mapping[str, float],
+                confidence: float, replications: int, seed: int, executor: Executor
+                ) -> list[tuple[pd.DataFrame, pd.DataFrame, bool]]:
+    """:func:`verify` of several scenarios at once (same seeds: paired), in parallel."""
+    from sim.optimiser import lower_bounds
+    from sim.results import summarise
+
+    handles = {executor.submit(verify_replication, sc, seed, r): (i, r)
+               for i, sc in enumerate(scenarios) for r in range(replications)}
+    parts: dict[int, dict[int, tuple[pd.DataFrame, pd.DataFrame]]] = {
+        i: {} for i in range(len(scenarios))}
+    for h, res in executor.as_completed(set(handles)):
+        i, r = handles[h]
+        parts[i][r] = res
+    out = []
+    for i in range(len(scenarios)):
+        reps = [parts[i][r] for r in range(replications)]
+        tidy = pd.concat([p[0] for p in reps], ignore_index=True)
+        hourly = pd.concat([p[1] for p in reps], ignore_index=True)
+        lcb = lower_bounds(tidy, targets, confidence, by_type=True)
+        hours = summarise(hourly.dropna(subset=["mean"]), ["stage", "group"], "mean")
+        hours["hour"] = hours["group"].astype(int)
+        hours = hours.drop(columns="group").sort_values(["stage", "hour"]).reset_index(
+            drop=True)
+        out.append((lcb, hours, bool((lcb["margin"] >= 0).all())))
+    return out
+
+
 def verify(scenario: Scenario, targets: Mapping[str, float], confidence: float,
            replications: int, seed: int, executor: Executor
            ) -> tuple[pd.DataFrame, pd.DataFrame, bool]:
     """Lower bounds per type x targeted stage, compliance per hour of day, feasibility."""
-    from sim.optimiser import lower_bounds
-    from sim.results import summarise
+    return verify_many([scenario], targets, confidence, replications, seed, executor)[0]
 
-    handles = {executor.submit(verify_replication, scenario, seed, r): r
-               for r in range(replications)}
-    parts = [res for _, res in executor.as_completed(set(handles))]
-    tidy = pd.concat([p[0] for p in parts], ignore_index=True)
-    hourly = pd.concat([p[1] for p in parts], ignore_index=True)
-    lcb = lower_bounds(tidy, targets, confidence, by_type=True)
-    hours = summarise(hourly.dropna(subset=["mean"]), ["stage", "group"], "mean")
-    hours["hour"] = hours["group"].astype(int)
-    hours = hours.drop(columns="group").sort_values(["stage", "hour"]).reset_index(drop=True)
-    return lcb, hours, bool((lcb["margin"] >= 0).all())
+
+# -------------------------------------------------------------------- step 4: trimming
+def _cost(chosen: Sequence[tuple[Candidate, int]], hourly_cost: float) -> float:
+    return float(sum(n * hourly_cost * c.pattern.cost_factor * len(c.hours())
+                     for c, n in chosen))
+
+
+def trim(scenario: Scenario, pool: str, spec: StaffPool,
+         chosen: list[tuple[Candidate, int]], targets: Mapping[str, float],
+         confidence: float, replications: int, seed: int, executor: Executor,
+         say: Callable[[str], None] = lambda _m: None, max_steps: int = 30
+         ) -> tuple[list[tuple[Candidate, int]], list[dict[str, Any]]]:
+    """Take people out of a roster that meets the targets while it still does.
+
+    A candidate removes one person from every day's shift of one pattern and start hour
+    (a shift line); all candidates of a step run on the same
+    seeds, and the one saving most among those still meeting every target is taken.
+    Selection on the same seeds flatters the winner, so the caller confirms the result
+    on fresh ones.
+    """
+    steps: list[dict[str, Any]] = []
+    for _ in range(max_steps):
+        lines: dict[tuple[str, int], list[int]] = {}
+        for i, (c, n) in enumerate(chosen):
+            if n > 0:
+                lines.setdefault((c.pattern.name, c.start), []).append(i)
+        moves: list[tuple[str, list[int]]] = []
+        for (name, start), idx in lines.items():
+            days = "/".join(WEEKDAYS[chosen[i][0].day] for i in idx)
+            moves.append((f"{name} {start:02d}:00 ({days})", idx))
+        options = []
+        for label, idx in moves:
+            new = [(c, n - (i in idx)) for i, (c, n) in enumerate(chosen)]
+            options.append((label, [(c, n) for c, n in new if n > 0]))
+        scenarios = [with_shifts(scenario, pool, [s for c, n in opt for s in c.shifts(n)])
+                     for _, opt in options]
+        checks = verify_many(scenarios, targets, confidence, replications, seed, executor)
+        now = _cost(chosen, spec.hourly_cost)
+        good = [(now - _cost(opt, spec.hourly_cost), float(chk[0]["margin"].min()), k)
+                for k, ((_, opt), chk) in enumerate(zip(options, checks, strict=True))
+                if chk[2]]
+        if not good:
+            break
+        saving, margin, k = max(good)
+        chosen = options[k][1]
+        steps.append({"removed": options[k][0], "saving": saving, "worst_margin": margin,
+                      "pool_cost": now - saving})
+        say(f"trim: remove {options[k][0]} — saves {saving:,.0f}, worst margin "
+            f"{100 * margin:+.1f} pts")
+    return chosen, steps
 
 
 # -------------------------------------------------------------------------- the command
@@ -374,18 +441,25 @@ class RosterResult:
     pool_cost: float
     total_cost: float
     rounds: list[dict[str, Any]] = field(default_factory=list)
+    chosen: list[tuple[Candidate, int]] = field(default_factory=list)
+    trimmed: list[dict[str, Any]] = field(default_factory=list)
+    """Trimming steps (:func:`trim`) behind this roster; empty when untrimmed."""
+    notes: list[str] = field(default_factory=list)
 
 
 def roster(scenario: Scenario, pool: str, targets: Mapping[str, float],
            patterns: Sequence[ShiftPattern] | None = None, delay_prob: float = 0.2,
            replications: int = 10, confidence: float = 0.95, seed: int | None = None,
            executor: Executor | None = None, iterations: int = 8, rounds: int = 6,
+           trim_steps: int = 0,
            say: Callable[[str], None] = lambda _m: None) -> RosterResult:
     """Requirement (ISA), cheapest covering shifts (MILP) and verification, for up to
     ``rounds`` delay probabilities: doubled from ``delay_prob`` while the roster meets
     every target, halved while it does not, then bisected (geometric mean) between the
     largest that met them and the smallest that did not.  The answer is the cheapest
-    roster that met every target (else the one closest to).
+    roster that met every target (else the one closest to).  With ``trim_steps``, that
+    roster is then trimmed (:func:`trim`) and the trimmed one kept only if it meets the
+    targets again on fresh seeds.
     """
     from sim.executors import make_executor
 
@@ -429,15 +503,45 @@ def roster(scenario: Scenario, pool: str, targets: Mapping[str, float],
             else:
                 alpha = alpha / 2
             start = req.staff
+        history = [r.rounds[0] for r in results]
+        feasible = [r for r in results if r.feasible]
+        best = (min(feasible, key=lambda r: r.pool_cost) if feasible
+                else max(results, key=lambda r: float(r.bounds["margin"].min())))
+        best.rounds = history
+        if trim_steps and best.feasible:
+            best = _trimmed(scenario, pool, spec, best, targets, confidence, replications,
+                            seed, ex, say, trim_steps)
     finally:
         if own:
             ex.close()
-    history = [r.rounds[0] for r in results]
-    feasible = [r for r in results if r.feasible]
-    best = (min(feasible, key=lambda r: r.pool_cost) if feasible
-            else max(results, key=lambda r: float(r.bounds["margin"].min())))
-    best.rounds = history
     return best
+
+
+def _trimmed(scenario: Scenario, pool: str, spec: StaffPool, best: RosterResult,
+             targets: Mapping[str, float], confidence: float, replications: int,
+             seed: int, ex: Executor, say: Callable[[str], None], steps: int
+             ) -> RosterResult:
+    """:func:`trim` ``best`` and confirm on fresh seeds; ``best`` when that fails."""
+    chosen, log = trim(scenario, pool, spec, best.chosen, targets, confidence,
+                       replications, seed + VERIFY_SEED_OFFSET, ex, say, steps)
+    if not log:
+        return best
+    sc = with_shifts(scenario, pool, [s for c, n in chosen for s in c.shifts(n)])
+    bounds, hourly, ok = verify(sc, targets, confidence, replications,
+                                seed + 2 * VERIFY_SEED_OFFSET, ex)
+    if not ok:
+        best.notes.append(f"trimming saved {log[-1]['pool_cost'] - best.pool_cost:+,.0f} "
+                          "but failed on fresh seeds; the untrimmed roster is kept")
+        say(best.notes[-1])
+        return best
+    req = best.requirement
+    out = _result(pool, spec, req, chosen, sc, _cost(chosen, spec.hourly_cost), bounds,
+                  hourly, ok, best.rounds[-1]["round"])
+    out.rounds, out.trimmed = best.rounds, log
+    out.notes.append(f"trimmed {len(log)} time(s) and confirmed on fresh seeds: weekly "
+                     f"cost {best.pool_cost:,.0f} -> {out.pool_cost:,.0f}")
+    say(out.notes[-1])
+    return out
 
 
 def _result(pool: str, spec: StaffPool, req: Requirement,
@@ -461,7 +565,7 @@ def _result(pool: str, spec: StaffPool, req: Requirement,
            "worst": f"{worst['stage']} {worst['community_type']}",
            "worst_margin": float(worst["margin"])}
     return RosterResult(pool, req, table, hours, hourly, bounds, ok, sc, pool_cost,
-                        scenario_weekly_cost(sc), [row])
+                        scenario_weekly_cost(sc), [row], list(chosen))
 
 
 __all__ = [

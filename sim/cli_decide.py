@@ -140,6 +140,9 @@ def roster_cmd(
     trim: Annotated[int, typer.Option(
         min=0, max=100, help="then take out up to this many shift lines while the "
         "targets are still met (0: keep the covering roster)")] = 0,
+    daily: Annotated[bool, typer.Option(
+        help="one requirement per hour of day (the days' samples pooled) instead of per "
+             "hour of the week")] = False,
     compare: Annotated[bool, typer.Option(
         help="also run the optimiser over the pool's shift headcounts (0..2x+2 each)")]
     = True,
@@ -180,7 +183,7 @@ def roster_cmd(
             ex = make_executor(jobs)
             stack.callback(ex.close)
             res = roster(sc, pool, targets, pats, delay_prob, replications, confidence,
-                         seed, ex, iterations, rounds, trim,
+                         seed, ex, iterations, rounds, trim, daily,
                          lambda m: say("roster", m, "cyan"))
             uniform = None
             if compare:

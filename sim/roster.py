@@ -210,11 +210,15 @@ def quantile_staff(counts: np.ndarray[Any, Any], delay_prob: float | np.ndarray[
 def requirement(scenario: Scenario, pool: str, delay_prob: float | np.ndarray[Any, Any],
                 replications: int, seed: int, executor: Executor, iterations: int = 8,
                 start: Sequence[int] | np.ndarray[Any, Any] | None = None,
-                say: Callable[[str], None] = lambda _m: None) -> Requirement:
+                say: Callable[[str], None] = lambda _m: None,
+                daily: bool = False) -> Requirement:
     """The ISA (module docstring, step 1) for ``pool`` with regular staff only.
 
     Stops when an iteration changes at most 1% of the week's staff-hours (sampling
-    noise moves single hours back and forth) or after ``iterations``.
+    noise moves single hours back and forth) or after ``iterations``.  With ``daily``
+    the samples of the seven days are pooled per hour of day, so every day gets the same
+    requirement (seven times the samples per hour; for demand that differs little
+    between weekdays).
     """
     spec, instance = find_pool(scenario, pool)
     if start is None:
@@ -233,6 +237,9 @@ def requirement(scenario: Scenario, pool: str, delay_prob: float | np.ndarray[An
         counts = np.zeros((HOURS, width), dtype=np.int64)
         for c in parts:
             counts[:, : c.shape[1]] += c
+        if daily:  # one requirement per hour of day: pool the days' samples
+            day = counts.reshape(7, 24, -1).sum(axis=0)
+            counts = np.tile(day, (7, 1))
         new = quantile_staff(counts, delay_prob)
         changed = int(np.abs(new - s).sum())
         say(f"ISA iteration {it}: {changed} staff-hours changed, peak {int(new.max())}, "
@@ -451,7 +458,7 @@ def roster(scenario: Scenario, pool: str, targets: Mapping[str, float],
            patterns: Sequence[ShiftPattern] | None = None, delay_prob: float = 0.2,
            replications: int = 10, confidence: float = 0.95, seed: int | None = None,
            executor: Executor | None = None, iterations: int = 8, rounds: int = 6,
-           trim_steps: int = 0,
+           trim_steps: int = 0, daily: bool = False,
            say: Callable[[str], None] = lambda _m: None) -> RosterResult:
     """Requirement (ISA), cheapest covering shifts (MILP) and verification, for up to
     ``rounds`` delay probabilities: doubled from ``delay_prob`` while the roster meets
@@ -476,7 +483,7 @@ def roster(scenario: Scenario, pool: str, targets: Mapping[str, float],
         start: Sequence[int] | np.ndarray[Any, Any] | None = None
         for rnd in range(1, rounds + 1):
             req = requirement(scenario, pool, alpha, replications, seed, ex, iterations,
-                              start, say)
+                              start, say, daily)
             chosen, pool_cost = cover(req.staff, pats, spec.hourly_cost)
             sc = with_shifts(scenario, pool, [s for c, n in chosen for s in c.shifts(n)])
             bounds, hourly, ok = verify(sc, targets, confidence, replications,
@@ -530,7 +537,7 @@ def _trimmed(scenario: Scenario, pool: str, spec: StaffPool, best: RosterResult,
     bounds, hourly, ok = verify(sc, targets, confidence, replications,
                                 seed + 2 * VERIFY_SEED_OFFSET, ex)
     if not ok:
-        best.notes.append(f"trimming saved {log[-1]['pool_cost'] - best.pool_cost:+,.0f} "
+        best.notes.append(f"trimming saved {best.pool_cost - log[-1]['pool_cost']:,.0f} "
                           "but failed on fresh seeds; the untrimmed roster is kept")
         say(best.notes[-1])
         return best

@@ -222,7 +222,8 @@ def roster_cmd(
     out.print(table)
     for note in res.notes:
         out.print(note)
-    status = "meets" if res.feasible else "does NOT meet"
+    status = ("meets" if res.feasible else "does NOT meet") + (
+        "" if res.confirmed else " (NOT confirmed on a second set of seeds)")
     worst = res.bounds.iloc[int(res.bounds["margin"].to_numpy().argmin())]
     out.print(f"verified on fresh seeds: {status} every target (worst margin "
               f"{100 * worst['margin']:+.1f} pts, {worst['stage']}, "
@@ -230,6 +231,9 @@ def roster_cmd(
     if compare:
         if uniform is None or uniform[1] is None:
             out.print("best uniform staffing: none within the ranges met the targets")
+        elif not (res.feasible and res.confirmed):
+            out.print(f"best uniform staffing (optimiser): {uniform[2]} — all staff "
+                      f"{uniform[0]:,.0f} a week; the roster does not meet the targets")
         else:
             cheaper = "cheaper" if res.total_cost < uniform[0] else "NOT cheaper"
             out.print(f"best uniform staffing (optimiser): {uniform[2]} — all staff "

@@ -222,12 +222,17 @@ def roster_cmd(
     out.print(table)
     for note in res.notes:
         out.print(note)
-    status = ("meets" if res.feasible else "does NOT meet") + (
-        "" if res.confirmed else " (NOT confirmed on a second set of seeds)")
     worst = res.bounds.iloc[int(res.bounds["margin"].to_numpy().argmin())]
-    out.print(f"verified on fresh seeds: {status} every target (worst margin "
-              f"{100 * worst['margin']:+.1f} pts, {worst['stage']}, "
-              f"{worst['community_type']}); all staff {res.total_cost:,.0f} a week")
+    margin = (f"worst margin {100 * worst['margin']:+.1f} pts, {worst['stage']}, "
+              f"{worst['community_type']}")
+    if res.feasible and res.confirmed:
+        verdict = f"meets every target on fresh seeds ({margin}) and again on a second set"
+    elif res.rounds and any(r["feasible"] for r in res.rounds):
+        verdict = (f"met every target on fresh seeds ({margin}) but NOT again on a second "
+                   "set: no roster is confirmed")
+    else:
+        verdict = f"does NOT meet every target ({margin})"
+    out.print(f"the roster {verdict}; all staff {res.total_cost:,.0f} a week")
     if compare:
         if uniform is None or uniform[1] is None:
             out.print("best uniform staffing: none within the ranges met the targets")

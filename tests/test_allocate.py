@@ -111,3 +111,11 @@ def test_command_writes_steps_map_and_refuses_bad_input(tmp_path) -> None:  # ty
     both = runner.invoke(app, ["allocate", str(path), "--add", "1", "--remove", "1", "-o",
                                str(tmp_path / "b")])
     assert both.exit_code == 2 and "exactly one" in both.output
+
+
+def test_same_answer_on_one_core_or_two() -> None:
+    sc = scenario_from_dict(_three(3), "<t>")
+    one = allocate(sc, 1, over="community", objective="zone_wide", replications=2, jobs=1)
+    two = allocate(sc, 1, over="community", objective="zone_wide", replications=2, jobs=2)
+    pd.testing.assert_frame_equal(one.candidates, two.candidates)
+    pd.testing.assert_frame_equal(one.confirmation, two.confirmation)

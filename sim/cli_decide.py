@@ -136,7 +136,8 @@ def roster_cmd(
     rounds: Annotated[int, typer.Option(
         min=1, max=20, help="delay probabilities to try (doubling, halving, bisecting)")
     ] = 6,
-    iterations: Annotated[int, typer.Option(min=1, max=50)] = 8,
+    iterations: Annotated[int, typer.Option(
+        min=1, max=50, help="most iterations of the staffing algorithm per round")] = 8,
     trim: Annotated[int, typer.Option(
         min=0, max=100, help="then take out up to this many shift lines while the "
         "targets are still met (0: keep the covering roster)")] = 0,

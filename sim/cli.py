@@ -37,6 +37,7 @@ from sim.cli_common import (
     show_warning,
     writing,
 )
+from sim.cli_decide import register as register_decide
 from sim.cli_research import register_research
 from sim.cli_sensitivity import register as register_sensitivity
 from sim.config import Scenario
@@ -308,6 +309,7 @@ register_research(app)
 register_calibrate(app)
 register_audit(app)
 register_sensitivity(app)
+register_decide(app)
 
 
 def main(argv: list[str] | None = None) -> None:

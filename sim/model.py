@@ -8,6 +8,7 @@ tiers of pools, drives shift changes, runs SimPy to the horizon and hands the re
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Callable
 
 import numpy as np
 import simpy
@@ -253,7 +254,8 @@ def _plan_track(scenario: Scenario, req: RequestTable) -> PlanTrack | None:
 
 
 def simulate(
-    scenario: Scenario, seed: int | None = None, replication: int = 0
+    scenario: Scenario, seed: int | None = None, replication: int = 0,
+    probe: Callable[[list[Pool]], None] | None = None,
 ) -> SimulationResult:
     """Run one replication and return its records.
 
@@ -265,6 +267,8 @@ def simulate(
         Root seed; ``None`` uses ``scenario.run.seed``.
     replication:
         Replication index: each index has independent random streams.
+    probe:
+        Called with the run-time pools once the run ends (to read their level logs).
 
     Returns
     -------
@@ -278,7 +282,7 @@ def simulate(
     req = apply_interventions(scenario, communities, generate(scenario, communities, streams),
                               streams)
     req = with_backlog(req, backlog_table(scenario, communities, streams))
-    return run_requests(scenario, communities, req, seed, replication)
+    return run_requests(scenario, communities, req, seed, replication, probe)
 
 
 def run_requests(
@@ -287,6 +291,7 @@ def run_requests(
     req: RequestTable,
     seed: int = 0,
     replication: int = 0,
+    probe: Callable[[list[Pool]], None] | None = None,
 ) -> SimulationResult:
     """Run a given table of requests through the scenario's staff.
 
@@ -344,4 +349,6 @@ def run_requests(
     _ShiftDriver(env, pools, axis, absences, dated, scenario.run.horizon_min).start()
     engine.start()
     env.run(until=scenario.run.horizon_min)
+    if probe is not None:
+        probe(pools)
     return build_result(scenario, seed, replication, communities, req, engine.outputs(), pools)

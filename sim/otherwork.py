@@ -160,17 +160,19 @@ def start_other_work(
         spec = p.spec
         if not spec.has_other_work:
             continue
+        # runtime name "<spec>@<where>"; a copy drawing as another pool swaps the spec part
+        key = (spec.streams_from + p.name[len(spec.name):]) if spec.streams_from else p.name
         slots = max_headcount(spec)
         if spec.absence_prob > 0:
             absences[p.index] = Absence(spec.absence_prob, slots, run_days(axis, horizon_min),
-                                        streams.get(f"absence/{p.name}"))
+                                        streams.get(f"absence/{key}"))
         inter = spec.interruptions
         if inter is not None and inter.per == "pool":
-            InterruptionStream(env, p, inter, 0, streams.get(f"interruptions/{p.name}"),
+            InterruptionStream(env, p, inter, 0, streams.get(f"interruptions/{key}"),
                                axis.offset_min).start()
         elif inter is not None:
             for j in range(slots):
                 InterruptionStream(env, p, inter, j,
-                                   streams.get(f"interruptions/{p.name}/{j}"),
+                                   streams.get(f"interruptions/{key}/{j}"),
                                    axis.offset_min).start()
     return absences

@@ -7,7 +7,8 @@
 * :func:`check_version` refuses to resume a folder written by another package version
   (results could differ, and the resumed tables would mix both).
 * :func:`claim_kind` marks a folder with the kind of output it holds (``run``,
-  ``sweep``, ``optimize``, ``calibrate``, ``audit``, ``sensitivity``) and refuses to write
+  ``sweep``, ``optimize``, ``calibrate``, ``audit``, ``sensitivity``, ``allocate``,
+  ``roster``) and refuses to write
   one kind of output into a folder that holds another, whose files would otherwise be
   overwritten or mixed.
 * :func:`clean_temporary` removes what an atomic write leaves behind when it is killed
@@ -37,6 +38,8 @@ KIND_SIGNS: dict[str, tuple[str, ...]] = {
     "calibrate": ("fit.csv", "fit_report.html"),
     "audit": ("audit.html", "dropped.csv"),
     "sensitivity": ("sensitivity.json", "sensitivity_oat.csv", "sensitivity_morris.csv"),
+    "allocate": ("allocate.json", "allocation_steps.csv"),
+    "roster": ("roster.json", "roster.csv"),
 }
 """Output kinds, each with names that mark a folder as holding that kind."""
 _held: list[int] = []  # lock descriptors held by this process (workers close their copy)

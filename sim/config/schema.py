@@ -616,6 +616,11 @@ class StaffPool(ScenarioModel):
         "finish", description="finish: a person finishes the job in hand (overtime); "
         "hand_over: the job pauses and the next person on duty resumes it"
     )
+    streams_from: str | None = Field(
+        None, max_length=200, description="draw other work and absence from the random "
+        "streams of the pool of this name (default: the pool's own); a copy of a pool "
+        "serving some of its communities (as sim allocate makes) keeps its draws"
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -53,9 +53,10 @@ f1 = dict(f, horizon_days=1.0, warmup_days=0.0)
 sim.simulate(sc.model_copy(update={"run": RunConfig.model_validate(f1)}))
 if what == "simulate":
     before = rss_mb()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     res = sim.simulate(sc)
     out["seconds"] = time.perf_counter() - t0
+    out["cpu_seconds"] = time.process_time() - c0
     out["requests"] = len(res.requests)
     out["rss_added_mb"] = rss_mb() - before
 else:
@@ -65,16 +66,18 @@ else:
         yaml_path = Path(tmp) / "scenario.yaml"
         from sim.io import resolved_yaml
         yaml_path.write_text(resolved_yaml(sc, sc.run.seed, 1, path), encoding="utf-8")
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         res = sim.simulate(sc)
         out["simulate_seconds"] = time.perf_counter() - t0
+        out["simulate_cpu_seconds"] = time.process_time() - c0
         out["requests"] = len(res.requests)
         del res
         before = rss_mb()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         r = CliRunner().invoke(app, ["run", str(yaml_path), "-o", str(Path(tmp) / "out"),
                                      "-n", "1"])
         out["seconds"] = time.perf_counter() - t0
+        out["cpu_seconds"] = time.process_time() - c0
         out["exit"] = r.exit_code
         out["rss_added_mb"] = rss_mb() - before
 print("RESULT " + json.dumps(out))
@@ -123,27 +126,34 @@ def main() -> None:
                 r = child(args.what, args.scenario.resolve(), args.days, path)
                 runs[name].append(r)
                 extra = (f", simulate {r['simulate_seconds']:.2f} s, run/simulate "
-                         f"{r['seconds'] / r['simulate_seconds']:.2f}"
+                         f"{r['seconds'] / r['simulate_seconds']:.2f} (CPU "
+                         f"{r['cpu_seconds'] / r['simulate_cpu_seconds']:.2f})"
                          if args.what == "run" else "")
-                print(f"repeat {i + 1} {name:>18}: {r['seconds']:6.2f} s, "
+                print(f"repeat {i + 1} {name:>18}: {r['seconds']:6.2f} s "
+                      f"({r['cpu_seconds']:.2f} s CPU), "
                       f"+{r['rss_added_mb']:,.0f} MB peak RSS, {r['requests']:,} requests"
                       + extra, flush=True)
         med: dict[str, dict[str, float]] = {}
         for name, rs in runs.items():
             n = rs[0]["requests"]
             med[name] = {"seconds": statistics.median(r["seconds"] for r in rs),
+                         "cpu": statistics.median(r["cpu_seconds"] for r in rs),
                          "rss": statistics.median(r["rss_added_mb"] for r in rs),
                          "n": n}
-            line = (f"median {name:>18}: {med[name]['seconds']:6.2f} s, "
+            line = (f"median {name:>18}: {med[name]['seconds']:6.2f} s "
+                    f"({med[name]['cpu']:.2f} s CPU), "
                     f"+{med[name]['rss']:,.0f} MB "
                     f"({med[name]['rss'] * 2**20 / n:,.0f} bytes per request)")
             if args.what == "run":
                 ratio = statistics.median(r["seconds"] / r["simulate_seconds"] for r in rs)
-                line += f", run/simulate {ratio:.2f}"
+                cpu = statistics.median(r["cpu_seconds"] / r["simulate_cpu_seconds"]
+                                        for r in rs)
+                line += f", run/simulate {ratio:.2f} (CPU {cpu:.2f})"
             print(line)
         if len(med) == 2:
             base, cur = med[f"baseline {args.baseline}"], med["current"]
             print(f"current/baseline: time {cur['seconds'] / base['seconds']:.2f}, "
+                  f"CPU time {cur['cpu'] / base['cpu']:.2f}, "
                   f"memory {cur['rss'] / base['rss']:.2f}")
 
 

@@ -29,18 +29,29 @@ __all__ = ["Call", "Environment", "call_in"]
 
 
 class Call:
-    """A callback due at a moment: the event SimPy's loop sees (``callbacks``, ``_ok``).
+    """A callback due at a moment: the event SimPy's loop sees.
 
     The callback is called with the :class:`Call` itself; its ``_value`` is the value
-    given to :func:`call_in` (as with ``Timeout(env, delay, value)``).
+    given to :func:`call_in` (as with ``Timeout(env, delay, value)``).  It holds the
+    callback alone, not a list: :class:`Environment` calls ``fn`` directly, and
+    ``callbacks`` gives SimPy's own ``step`` the list it expects.
     """
 
-    __slots__ = ("_ok", "_value", "callbacks")
+    __slots__ = ("_ok", "_value", "fn")
 
     def __init__(self, fn: Callable[[Any], None], value: Any) -> None:
-        self.callbacks: list[Callable[[Any], None]] | None = [fn]
+        self.fn = fn
         self._value = value
         self._ok = True
+
+    @property
+    def callbacks(self) -> list[Callable[[Any], None]]:
+        return [self.fn]
+
+    @callbacks.setter
+    def callbacks(self, value: list[Callable[[Any], None]] | None) -> None:
+        if value:  # SimPy sets None once it has the list: nothing to keep
+            self.fn = value[0]
 
 
 def call_in(
@@ -86,6 +97,9 @@ class Environment(simpy.Environment):
                 if not queue:  # pragma: no cover - the stop event is always queued
                     raise RuntimeError("no scheduled events left before until")
                 self._now, _, _, event = heappop(queue)
+                if event.__class__ is Call:  # the engine's events: one callback, never fail
+                    event.fn(event)
+                    continue
                 if event is stop:
                     stop.callbacks = None
                     return None

@@ -68,14 +68,14 @@ class Wait:
         self.stage = stage
         self.active = True
         self.prio = prio
-        self.pools: list[Pool] = []
+        self.pools: tuple[Pool, ...] = ()  # a tuple: most requests never queue
         self.tiers = tiers
         self.next_tier = 1
 
     def enqueue(self, pool: Pool, first: bool = False) -> None:
         """Queue at ``pool`` (``first``: ahead of its class, for preempted work)."""
         if pool not in self.pools:
-            self.pools.append(pool)
+            self.pools = (*self.pools, pool)
             pool.enqueue(self, self.prio, first)
         else:
             pool.requeue(self, self.prio)
@@ -259,7 +259,9 @@ class Pool:
         oth = np.frombuffer(self._olog, dtype=np.float64).reshape(-1, 2)
         steps = [np.frombuffer(a, dtype=np.float64) for a in
                  (self._busy_up, self._busy_down, self._wait_up, self._wait_down)]
-        t = np.unique(np.concatenate([*steps, cap[:, 0], oth[:, 0]]))
+        # each log is in time order: a stable sort merges the runs in linear time
+        t = np.sort(np.concatenate([*steps, cap[:, 0], oth[:, 0]]), kind="stable")
+        t = t[np.append(t[1:] != t[:-1], True)]  # one row per moment
         bu, bd, wu, wd = (np.searchsorted(s, t, side="right") for s in steps)
         ic = np.searchsorted(cap[:, 0], t, side="right") - 1
         io = np.searchsorted(oth[:, 0], t, side="right") - 1
@@ -308,7 +310,7 @@ class Pool:
             self._busy(-1)
             self._free()
             return
-        job = self._next()
+        job = self._next() if self.queue else None
         if job is None:
             self.busy -= 1
             self._busy_down.append(self.env._now)

@@ -150,6 +150,38 @@ def _codes(column: pd.Series) -> tuple[NDArray[np.int64], list[object]]:
     return np.asarray(codes, dtype=np.int64), list(labels)
 
 
+def _group_quantiles(
+    rep: NDArray[np.generic], codes: NDArray[np.int64], t: NDArray[np.float64],
+    q: NDArray[np.float64],
+) -> pd.DataFrame:
+    """Quantiles ``q`` of ``t`` per (replication, group code), as pandas' grouped
+    ``quantile`` computes them (linear interpolation, ``a + (b - a) * frac``: equal to
+    the last bit), by one sort instead of a groupby.
+
+    Columns ``replication, quantile, value`` and ``first`` (a row of ``t`` in the group,
+    to label it by), sorted by replication, group, quantile.
+    """
+    _, rcodes = np.unique(rep, return_inverse=True)
+    n_groups = int(codes.max()) + 1
+    key = rcodes.astype(np.int64) * n_groups + codes
+    order = np.lexsort((t, key))
+    ts, ks = t[order], key[order]
+    starts = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]])
+    sizes = np.diff(np.r_[starts, len(ts)])
+    pos = q[None, :] * (sizes[:, None] - 1)
+    lo = np.floor(pos).astype(np.int64)
+    frac = pos - lo
+    hi = np.minimum(lo + 1, sizes[:, None] - 1)
+    a = ts[starts[:, None] + lo]
+    b = ts[starts[:, None] + hi]
+    return pd.DataFrame({
+        "replication": rep[order][starts].repeat(len(q)),
+        "quantile": np.tile(q, len(starts)),
+        "value": (a + (b - a) * frac).ravel(),
+        "first": order[starts].repeat(len(q)),
+    })
+
+
 # --------------------------------------------------------------------------- experiment
 @dataclass
 class ExperimentResult:
@@ -169,6 +201,9 @@ class ExperimentResult:
     load: pd.DataFrame
     backlog: pd.DataFrame
     _outcomes: dict[tuple[str, str], pd.DataFrame] = field(default_factory=dict, repr=False)
+    # tables already computed (the frames are not changed once built): several writers
+    # and the terminal summary ask for the same ones
+    _memo: dict[tuple[object, ...], object] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_results(
@@ -177,6 +212,9 @@ class ExperimentResult:
         """Stack the frames of finished replications."""
         if not results:
             raise ValueError("no replications to combine")
+        if len(results) == 1:  # one replication: its frames as they are, no copy
+            one = results[0]
+            return cls(scenario, seed, one.requests, one.pools, one.load, one.backlog)
         return cls(
             scenario,
             seed,
@@ -192,16 +230,42 @@ class ExperimentResult:
         frame = self.pools if len(self.pools) else self.requests
         return int(frame["replication"].nunique()) if len(frame) else 0
 
+    def _fresh_memo(self) -> dict[tuple[object, ...], object]:
+        """The memo of computed tables, emptied if a frame was replaced since."""
+        frames = self._memo.get(("frames",))
+        if not (isinstance(frames, tuple) and frames[0] is self.requests
+                and frames[1] is self.load):
+            self._memo.clear()
+            self._outcomes.clear()
+            self._memo[("frames",)] = (self.requests, self.load)
+        return self._memo
+
     @property
     def measured(self) -> pd.DataFrame:
         """Requests created after the warm-up: the ones statistics are computed on."""
-        return self.requests[self.requests["created_min"] >= self.scenario.run.warmup_min]
+        key: tuple[object, ...] = ("measured",)
+        if key not in self._fresh_memo():
+            req = self.requests
+            self._memo[key] = req[req["created_min"] >= self.scenario.run.warmup_min]
+        out: pd.DataFrame = self._memo[key]  # type: ignore[assignment]
+        return out
+
+    def _measured_codes(self, column: str | None) -> tuple[NDArray[np.int64], list[object]]:
+        """:func:`_codes` of a column of :attr:`measured` (``None``: one group, ``all``)."""
+        key: tuple[object, ...] = ("codes", column)
+        if key not in self._fresh_memo():
+            req = self.measured
+            self._memo[key] = (_codes(req[column]) if column else
+                               (np.zeros(len(req), dtype=np.int64), ["all"]))
+        out: tuple[NDArray[np.int64], list[object]] = self._memo[key]  # type: ignore[assignment]
+        return out
 
     def outcomes(self, rule: str | None = None, clock: str | None = None) -> pd.DataFrame:
         """Per-request stage outcomes under ``rule`` (default: the first rule), after warm-up,
         counted from ``clock`` (``community`` or ``resident``; default the rule's own)."""
         rule_obj = with_clock(self.rule(rule), clock)
         key = (rule_obj.name, rule_obj.clock_from)
+        self._fresh_memo()
         if key not in self._outcomes:
             self._outcomes[key] = outcomes(self.measured, rule_obj, self.scenario)
         return self._outcomes[key]
@@ -246,13 +310,18 @@ class ExperimentResult:
             horizon), both summed over replications.  Stages the rule switches off and
             groups with no decided outcome have no row.
         """
-        req = self.measured
+        key: tuple[object, ...] = ("compliance", by, rule, level, clock)
+        if key not in self._fresh_memo():
+            self._memo[key] = self._compliance(by, rule, level, clock)
+        table: pd.DataFrame = self._memo[key]  # type: ignore[assignment]
+        return table.copy()
+
+    def _compliance(
+        self, by: str | None, rule: str | None, level: float, clock: str | None
+    ) -> pd.DataFrame:
         out = self.outcomes(rule, clock)
-        if by:
-            gcodes, groups = _codes(req[by])
-        else:
-            gcodes, groups = np.zeros(len(req), dtype=np.int64), ["all"]
-        rcodes, _ = _codes(req["replication"])
+        gcodes, groups = self._measured_codes(by)
+        rcodes, _ = self._measured_codes("replication")
         n_rep = int(rcodes.max()) + 1 if len(rcodes) else 0
         n_grp = len(groups)
         key = rcodes * n_grp + gcodes
@@ -340,17 +409,23 @@ class ExperimentResult:
         # "finish" is the routine requests' target; complex ones close days after a plan
         times.loc[req["complex"].to_numpy(dtype=bool), "finish"] = np.nan
         group = req[by] if by else pd.Series("all", index=req.index)
+        gcodes, labels = self._measured_codes(by)
+        rep = req["replication"].to_numpy()
+        qs = np.asarray(q, dtype=float)
         frames = []
         for stage in STAGES:
-            d = pd.DataFrame({"replication": req["replication"].to_numpy(),
-                              "group": group.to_numpy(), "t": times[stage].to_numpy()}).dropna()
-            if d.empty:
+            t = times[stage].to_numpy(dtype=float)
+            keep = ~np.isnan(t) & (gcodes >= 0)
+            if not keep.any():
                 continue
-            g = d.groupby(["replication", "group"], observed=True)["t"]
-            per_rep = g.quantile(np.asarray(q)).rename("value").reset_index()
-            per_rep = per_rep.rename(columns={per_rep.columns[2]: "quantile"})
+            per_rep = _group_quantiles(rep[keep], gcodes[keep], t[keep], qs)
+            starts = per_rep.pop("first")
+            per_rep.insert(1, "group", group.to_numpy()[keep][starts])
             s = summarise(per_rep, ["group", "quantile"], "value")
-            reached = d.groupby("group", observed=True)["t"].count().rename("reached")
+            counts = np.bincount(gcodes[keep], minlength=len(labels))
+            reached = pd.Series(counts[counts > 0],
+                                index=pd.Index(labels)[counts > 0],
+                                name="reached")
             s = s.merge(reached, left_on="group", right_index=True)
             s.insert(0, "stage", stage)
             frames.append(s)
@@ -385,6 +460,13 @@ class ExperimentResult:
         of their queues, so it counts in each pool's queue length: do not add queue
         lengths across tiers.
         """
+        key: tuple[object, ...] = ("utilisation", level)
+        if key not in self._fresh_memo():
+            self._memo[key] = self._utilisation(level)
+        table: pd.DataFrame = self._memo[key]  # type: ignore[assignment]
+        return table.copy()
+
+    def _utilisation(self, level: float) -> pd.DataFrame:
         load = self.load
         rostered = {"rostered_min", "overtime_min"} <= set(load.columns)
         sums = ["busy_min", "on_duty_min", "queue_min", "observed_min"]

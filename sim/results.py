@@ -18,7 +18,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -182,6 +182,101 @@ def _group_quantiles(
     })
 
 
+@dataclass(frozen=True)
+class StageCounts:
+    """Counts behind one outcome's compliance, per replication (row) and group (column):
+    ``met`` (requests meeting the target), ``decided`` (met or missed) and ``unknown``
+    (censored: still open, deadline after the horizon)."""
+
+    met: NDArray[Any]
+    decided: NDArray[Any]
+    unknown: NDArray[Any]
+
+
+def compliance_table(
+    groups: Sequence[object], counts: dict[str, StageCounts], rule: str, clock: str,
+    by: str | None, level: float = 0.95,
+) -> pd.DataFrame:
+    """The table of :meth:`ExperimentResult.compliance` from its counts (see there)."""
+    frames = []
+    for stage in OUTCOMES:
+        c = counts[stage]
+        hits, count, unknown = c.met, c.decided, c.unknown
+        with np.errstate(invalid="ignore", divide="ignore"):
+            per_rep = np.where(count > 0, hits / count, np.nan)
+        n = (count > 0).sum(axis=0)
+        keep = n > 0
+        with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mean = np.nanmean(per_rep, axis=0)
+            std = np.where(n > 1, np.nanstd(per_rep, axis=0, ddof=1), 0.0)
+        trials = count.sum(axis=0)
+        low, high = proportion_interval(mean, std, n, trials, level)
+        frames.append(pd.DataFrame({
+            "stage": stage,
+            "group": np.asarray(groups, dtype=object)[keep],
+            "mean": mean[keep],
+            "halfwidth": ((high - low) / 2)[keep],
+            "ci_low": low[keep],
+            "ci_high": high[keep],
+            "replications": n[keep],
+            "requests": trials[keep],
+            "unknown": unknown.sum(axis=0)[keep].astype(np.int64),
+        }))
+    table = pd.concat(frames, ignore_index=True)
+    table.insert(0, "rule", rule)
+    table.insert(1, "clock", clock)
+    table.insert(3, "by", by or "all")
+    table["group"] = table["group"].astype(str)
+    return table
+
+
+def utilisation_table(load: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
+    """The table of :meth:`ExperimentResult.utilisation` from stacked load frames."""
+    rostered = {"rostered_min", "overtime_min"} <= set(load.columns)
+    sums = ["busy_min", "on_duty_min", "queue_min", "observed_min"]
+    sums += ["rostered_min", "overtime_min"] if rostered else []
+    other = rostered and "other_min" in load.columns
+    sums += ["other_min"] if other else []
+    whole = load.groupby(["replication", "pool", "kind", "scope"], observed=True)[
+        sums].sum().reset_index()
+    whole["hour"] = "all"
+    both = pd.concat([load.assign(hour=load["hour"].astype(str)), whole], ignore_index=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if rostered:
+            work = (both["busy_min"] - both["overtime_min"]).clip(lower=0)
+            both["utilisation"] = np.where(both["rostered_min"] > 0,
+                                           work / both["rostered_min"], np.nan)
+            both["overtime"] = both["overtime_min"] / both["observed_min"]
+            if other:
+                both["other_work"] = np.where(both["rostered_min"] > 0, np.minimum(
+                    both["other_min"], both["rostered_min"]) / both["rostered_min"],
+                    np.nan)
+                both["idle"] = (1.0 - both["utilisation"] - both["other_work"]).clip(
+                    lower=0.0)
+        else:
+            both["utilisation"] = np.where(both["on_duty_min"] > 0,
+                                           both["busy_min"] / both["on_duty_min"], np.nan)
+            both["overtime"] = np.nan
+        both["queue_length"] = both["queue_min"] / both["observed_min"]
+        both["on_duty"] = both["on_duty_min"] / both["observed_min"]
+    keys = ["pool", "kind", "scope", "hour"]
+    index = both[keys].drop_duplicates().set_index(keys).index
+    parts = []
+    metrics = ["utilisation", "overtime", "queue_length", "on_duty"]
+    metrics += ["other_work", "idle"] if other else []
+    for metric in metrics:
+        s = summarise(both.dropna(subset=[metric]), keys, metric, level)
+        s = s.drop(columns=["replications"]).rename(columns={
+            "mean": metric, "halfwidth": f"{metric}_halfwidth",
+            "ci_low": f"{metric}_ci_low", "ci_high": f"{metric}_ci_high"})
+        parts.append(s.set_index(keys).reindex(index))
+    table = pd.concat(parts, axis=1).reset_index()
+    order = {str(h): h for h in range(24)} | {"all": 24}
+    table["_h"] = table["hour"].map(order)
+    return table.sort_values(["pool", "_h"]).drop(columns="_h").reset_index(drop=True)
+
+
 # --------------------------------------------------------------------------- experiment
 @dataclass
 class ExperimentResult:
@@ -319,6 +414,18 @@ class ExperimentResult:
     def _compliance(
         self, by: str | None, rule: str | None, level: float, clock: str | None
     ) -> pd.DataFrame:
+        groups, counts = self.compliance_counts(by, rule, clock)
+        return compliance_table(groups, counts, self.rule(rule).name,
+                                with_clock(self.rule(rule), clock).clock_from, by, level)
+
+    def compliance_counts(
+        self, by: str | None = None, rule: str | None = None, clock: str | None = None
+    ) -> tuple[list[object], dict[str, StageCounts]]:
+        """What :meth:`compliance` is computed from: the groups of ``by`` and, per
+        outcome, met / decided / unknown counts per replication (row) and group (column).
+
+        Rows are the replications with a measured request, in order.
+        """
         out = self.outcomes(rule, clock)
         gcodes, groups = self._measured_codes(by)
         rcodes, _ = self._measured_codes("replication")
@@ -326,7 +433,7 @@ class ExperimentResult:
         n_grp = len(groups)
         key = rcodes * n_grp + gcodes
         size = n_rep * n_grp
-        frames = []
+        counts = {}
         for stage in OUTCOMES:
             met = out[stage].to_numpy(dtype=float)
             ok = ~np.isnan(met)
@@ -334,33 +441,8 @@ class ExperimentResult:
             count = np.bincount(key[ok], minlength=size).reshape(n_rep, n_grp)
             unknown = np.bincount(key, weights=out[f"{stage}_unknown"].to_numpy(dtype=float),
                                   minlength=size).reshape(n_rep, n_grp)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                per_rep = np.where(count > 0, hits / count, np.nan)
-            n = (count > 0).sum(axis=0)
-            keep = n > 0
-            with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                mean = np.nanmean(per_rep, axis=0)
-                std = np.where(n > 1, np.nanstd(per_rep, axis=0, ddof=1), 0.0)
-            trials = count.sum(axis=0)
-            low, high = proportion_interval(mean, std, n, trials, level)
-            frames.append(pd.DataFrame({
-                "stage": stage,
-                "group": np.asarray(groups, dtype=object)[keep],
-                "mean": mean[keep],
-                "halfwidth": ((high - low) / 2)[keep],
-                "ci_low": low[keep],
-                "ci_high": high[keep],
-                "replications": n[keep],
-                "requests": trials[keep],
-                "unknown": unknown.sum(axis=0)[keep].astype(np.int64),
-            }))
-        table = pd.concat(frames, ignore_index=True)
-        table.insert(0, "rule", self.rule(rule).name)
-        table.insert(1, "clock", with_clock(self.rule(rule), clock).clock_from)
-        table.insert(3, "by", by or "all")
-        table["group"] = table["group"].astype(str)
-        return table
+            counts[stage] = StageCounts(hits, count, unknown)
+        return groups, counts
 
     def compliance_tables(
         self, breakdowns: Iterable[str | None] = DEFAULT_BREAKDOWNS
@@ -467,49 +549,7 @@ class ExperimentResult:
         return table.copy()
 
     def _utilisation(self, level: float) -> pd.DataFrame:
-        load = self.load
-        rostered = {"rostered_min", "overtime_min"} <= set(load.columns)
-        sums = ["busy_min", "on_duty_min", "queue_min", "observed_min"]
-        sums += ["rostered_min", "overtime_min"] if rostered else []
-        other = rostered and "other_min" in load.columns
-        sums += ["other_min"] if other else []
-        whole = load.groupby(["replication", "pool", "kind", "scope"], observed=True)[
-            sums].sum().reset_index()
-        whole["hour"] = "all"
-        both = pd.concat([load.assign(hour=load["hour"].astype(str)), whole], ignore_index=True)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            if rostered:
-                work = (both["busy_min"] - both["overtime_min"]).clip(lower=0)
-                both["utilisation"] = np.where(both["rostered_min"] > 0,
-                                               work / both["rostered_min"], np.nan)
-                both["overtime"] = both["overtime_min"] / both["observed_min"]
-                if other:
-                    both["other_work"] = np.where(both["rostered_min"] > 0, np.minimum(
-                        both["other_min"], both["rostered_min"]) / both["rostered_min"],
-                        np.nan)
-                    both["idle"] = (1.0 - both["utilisation"] - both["other_work"]).clip(
-                        lower=0.0)
-            else:
-                both["utilisation"] = np.where(both["on_duty_min"] > 0,
-                                               both["busy_min"] / both["on_duty_min"], np.nan)
-                both["overtime"] = np.nan
-            both["queue_length"] = both["queue_min"] / both["observed_min"]
-            both["on_duty"] = both["on_duty_min"] / both["observed_min"]
-        keys = ["pool", "kind", "scope", "hour"]
-        index = both[keys].drop_duplicates().set_index(keys).index
-        parts = []
-        metrics = ["utilisation", "overtime", "queue_length", "on_duty"]
-        metrics += ["other_work", "idle"] if other else []
-        for metric in metrics:
-            s = summarise(both.dropna(subset=[metric]), keys, metric, level)
-            s = s.drop(columns=["replications"]).rename(columns={
-                "mean": metric, "halfwidth": f"{metric}_halfwidth",
-                "ci_low": f"{metric}_ci_low", "ci_high": f"{metric}_ci_high"})
-            parts.append(s.set_index(keys).reindex(index))
-        table = pd.concat(parts, axis=1).reset_index()
-        order = {str(h): h for h in range(24)} | {"all": 24}
-        table["_h"] = table["hour"].map(order)
-        return table.sort_values(["pool", "_h"]).drop(columns="_h").reset_index(drop=True)
+        return utilisation_table(self.load, level)
 
     def censored(self) -> dict[str, int]:
         """Requests still open at the horizon, those of them still in transit (raised, not

@@ -56,7 +56,8 @@ def test_groups_seen_in_only_some_replications_line_up() -> None:
     groups, per_stage = reps[1].counts[key]
     keep = [i for i, g in enumerate(groups) if int(g) >= 7]  # type: ignore[call-overload]
     reps[1].counts[key] = ([groups[i] for i in keep],
-                           {s: tuple(a[keep] for a in v) for s, v in per_stage.items()})
+                           {s: (v[0][keep], v[1][keep], v[2][keep])
+                            for s, v in per_stage.items()})
     mask = ~((full.requests["replication"] == 1) & (full.requests["hour"] < 7))
     cut = sim.experiment.ExperimentResult(sc, sc.run.seed, full.requests[mask].reset_index(
         drop=True), full.pools, full.load, full.backlog)
@@ -74,3 +75,33 @@ def test_a_summary_is_small_and_knows_its_breakdowns() -> None:
     assert not exp.compliance("community_type").empty
     with pytest.raises(KeyError, match="no breakdown 'street'"):
         exp.compliance("street")
+
+
+def test_dask_batches_scatter_and_keep_every_result() -> None:
+    """Tasks sent in batches, a scenario sent once, handles asked for in two rounds:
+    every handle gets its own task's result, once."""
+    pytest.importorskip("distributed")
+    from sim.executors import DaskExecutor
+    from sim.staffing import scenario_weekly_cost
+
+    sc = _short("quanxueli", 2.0, 1)
+    ex = DaskExecutor("local", 2, batch=3)
+    try:
+        first = {ex.submit(pow, i, 2): i for i in range(7)}
+        first[ex.submit(scenario_weekly_cost, sc)] = -1
+        got = {}
+        for h, r in ex.as_completed(set(first)):
+            assert h not in got
+            got[h] = r
+            if len(got) == 2:
+                break  # a caller may stop early and ask again with more handles
+        more = {ex.submit(pow, i, 3): 100 + i for i in range(4)}
+        for h, r in ex.as_completed(set(first) - set(got) | set(more)):
+            assert h not in got
+            got[h] = r
+    finally:
+        ex.close()
+    expected = {h: (i**2 if i >= 0 else scenario_weekly_cost(sc)) for h, i in first.items()}
+    expected |= {h: (i - 100) ** 3 for h, i in more.items()}
+    assert got == expected
+    assert len(ex._scattered) == 1

@@ -9,8 +9,9 @@ ratios current/baseline.  A run is one of:
   peak resident memory the run added (``ru_maxrss`` after minus before, per request;
   "before" follows an untimed one-day run, so imports done on first use are not counted);
 * ``run`` -- ``sim run -n 1`` into a temporary folder through the command line's own
-  function (wall seconds, the run only: imports excluded), next to ``simulate`` of the
-  same code in the same process, so the ratio run/simulate is printed too.
+  function (wall seconds and peak memory of the run only: imports excluded), then
+  ``simulate`` of the same code in the same process, so the ratio run/simulate is
+  printed too.
 
 Run from the repository root (git needed)::
 
@@ -66,12 +67,6 @@ else:
         yaml_path = Path(tmp) / "scenario.yaml"
         from sim.io import resolved_yaml
         yaml_path.write_text(resolved_yaml(sc, sc.run.seed, 1, path), encoding="utf-8")
-        t0, c0 = time.perf_counter(), time.process_time()
-        res = sim.simulate(sc)
-        out["simulate_seconds"] = time.perf_counter() - t0
-        out["simulate_cpu_seconds"] = time.process_time() - c0
-        out["requests"] = len(res.requests)
-        del res
         before = rss_mb()
         t0, c0 = time.perf_counter(), time.process_time()
         r = CliRunner().invoke(app, ["run", str(yaml_path), "-o", str(Path(tmp) / "out"),
@@ -80,6 +75,11 @@ else:
         out["cpu_seconds"] = time.process_time() - c0
         out["exit"] = r.exit_code
         out["rss_added_mb"] = rss_mb() - before
+        t0, c0 = time.perf_counter(), time.process_time()
+        res = sim.simulate(sc)
+        out["simulate_seconds"] = time.perf_counter() - t0
+        out["simulate_cpu_seconds"] = time.process_time() - c0
+        out["requests"] = len(res.requests)
 print("RESULT " + json.dumps(out))
 """
 

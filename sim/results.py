@@ -418,6 +418,24 @@ class ExperimentResult:
         return compliance_table(groups, counts, self.rule(rule).name,
                                 with_clock(self.rule(rule), clock).clock_from, by, level)
 
+    def _outcome_arrays(
+        self, rule: str | None, clock: str | None
+    ) -> dict[str, tuple[NDArray[np.bool_], NDArray[np.float64], NDArray[np.float64]]]:
+        """Per outcome: which measured requests are decided, their met flags (1.0/0.0),
+        and every request's unknown flag -- shared by all breakdowns."""
+        key: tuple[object, ...] = ("outcome arrays", rule, clock)
+        if key not in self._fresh_memo():
+            out = self.outcomes(rule, clock)
+            arrays = {}
+            for stage in OUTCOMES:
+                met = out[stage].to_numpy(dtype=float)
+                ok = ~np.isnan(met)
+                arrays[stage] = (ok, met[ok], out[f"{stage}_unknown"].to_numpy(dtype=float))
+            self._memo[key] = arrays
+        got: dict[str, tuple[NDArray[np.bool_], NDArray[np.float64], NDArray[np.float64]]]
+        got = self._memo[key]  # type: ignore[assignment]
+        return got
+
     def compliance_counts(
         self, by: str | None = None, rule: str | None = None, clock: str | None = None
     ) -> tuple[list[object], dict[str, StageCounts]]:
@@ -426,7 +444,7 @@ class ExperimentResult:
 
         Rows are the replications with a measured request, in order.
         """
-        out = self.outcomes(rule, clock)
+        arrays = self._outcome_arrays(rule, clock)
         gcodes, groups = self._measured_codes(by)
         rcodes, _ = self._measured_codes("replication")
         n_rep = int(rcodes.max()) + 1 if len(rcodes) else 0
@@ -435,12 +453,11 @@ class ExperimentResult:
         size = n_rep * n_grp
         counts = {}
         for stage in OUTCOMES:
-            met = out[stage].to_numpy(dtype=float)
-            ok = ~np.isnan(met)
-            hits = np.bincount(key[ok], weights=met[ok], minlength=size).reshape(n_rep, n_grp)
-            count = np.bincount(key[ok], minlength=size).reshape(n_rep, n_grp)
-            unknown = np.bincount(key, weights=out[f"{stage}_unknown"].to_numpy(dtype=float),
-                                  minlength=size).reshape(n_rep, n_grp)
+            ok, met_ok, unknown_w = arrays[stage]
+            key_ok = key[ok]
+            hits = np.bincount(key_ok, weights=met_ok, minlength=size).reshape(n_rep, n_grp)
+            count = np.bincount(key_ok, minlength=size).reshape(n_rep, n_grp)
+            unknown = np.bincount(key, weights=unknown_w, minlength=size).reshape(n_rep, n_grp)
             counts[stage] = StageCounts(hits, count, unknown)
         return groups, counts
 

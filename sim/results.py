@@ -405,9 +405,11 @@ class ExperimentResult:
             horizon), both summed over replications.  Stages the rule switches off and
             groups with no decided outcome have no row.
         """
-        key: tuple[object, ...] = ("compliance", by, rule, level, clock)
+        # the rule and clock as resolved: the default rule by name or by None is one table
+        named = with_clock(self.rule(rule), clock)
+        key: tuple[object, ...] = ("compliance", by, named.name, level, named.clock_from)
         if key not in self._fresh_memo():
-            self._memo[key] = self._compliance(by, rule, level, clock)
+            self._memo[key] = self._compliance(by, named.name, level, named.clock_from)
         table: pd.DataFrame = self._memo[key]  # type: ignore[assignment]
         return table.copy()
 

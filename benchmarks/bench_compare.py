@@ -9,9 +9,9 @@ ratios current/baseline.  A run is one of:
   peak resident memory the run added (``ru_maxrss`` after minus before, per request;
   "before" follows an untimed one-day run, so imports done on first use are not counted);
 * ``run`` -- ``sim run -n 1`` into a temporary folder through the command line's own
-  function (wall seconds and peak memory of the run only: imports excluded), then
-  ``simulate`` of the same code in the same process, so the ratio run/simulate is
-  printed too.
+  function (wall seconds and peak memory of the run only: imports excluded), and
+  ``simulate`` of the same code in a fresh process right after it, so the ratio
+  run/simulate is printed too.
 
 Run from the repository root (git needed)::
 
@@ -61,6 +61,7 @@ if what == "simulate":
     out["requests"] = len(res.requests)
     out["rss_added_mb"] = rss_mb() - before
 else:
+    import pandas as pd
     from typer.testing import CliRunner
     from sim.cli import app
     with tempfile.TemporaryDirectory() as tmp:
@@ -75,11 +76,8 @@ else:
         out["cpu_seconds"] = time.process_time() - c0
         out["exit"] = r.exit_code
         out["rss_added_mb"] = rss_mb() - before
-        t0, c0 = time.perf_counter(), time.process_time()
-        res = sim.simulate(sc)
-        out["simulate_seconds"] = time.perf_counter() - t0
-        out["simulate_cpu_seconds"] = time.process_time() - c0
-        out["requests"] = len(res.requests)
+        out["requests"] = len(pd.read_parquet(Path(tmp) / "out" / "requests.parquet",
+                                              columns=["replication"]))
 print("RESULT " + json.dumps(out))
 """
 
@@ -124,6 +122,10 @@ def main() -> None:
         for i in range(args.repeats):
             for name, path in sides.items():
                 r = child(args.what, args.scenario.resolve(), args.days, path)
+                if args.what == "run":  # simulate alone, in its own fresh process
+                    alone = child("simulate", args.scenario.resolve(), args.days, path)
+                    r["simulate_seconds"] = alone["seconds"]
+                    r["simulate_cpu_seconds"] = alone["cpu_seconds"]
                 runs[name].append(r)
                 extra = (f", simulate {r['simulate_seconds']:.2f} s, run/simulate "
                          f"{r['seconds'] / r['simulate_seconds']:.2f} (CPU "

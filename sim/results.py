@@ -164,7 +164,10 @@ def _group_quantiles(
     _, rcodes = np.unique(rep, return_inverse=True)
     n_groups = int(codes.max()) + 1
     key = rcodes.astype(np.int64) * n_groups + codes
-    order = np.lexsort((t, key))
+    # sort by time, then stably by group (16-bit keys sort by radix, in linear time)
+    small = key.astype(np.int16) if key.max() < 2**15 else key
+    by_time = np.argsort(t)
+    order = by_time[np.argsort(small[by_time], kind="stable")]
     ts, ks = t[order], key[order]
     starts = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]])
     sizes = np.diff(np.r_[starts, len(ts)])

@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -195,23 +196,74 @@ def load_replications(outdir: Path, scenario: Scenario, seed: int) -> Experiment
     )
 
 
+def _single_part(outdir: Path, exp: ExperimentResult) -> Path | None:
+    """The saved ``requests.parquet`` part when it holds exactly ``exp.requests`` (one
+    replication, saved by :func:`save_replication` from the same frame), else None."""
+    import pyarrow.parquet as pq
+
+    reps = finished_replications(outdir)
+    req = exp.requests
+    if len(reps) != 1 or not len(req) or exp.replications != 1:
+        return None
+    part = outdir / "replications" / f"rep-{reps[0]:04d}" / "requests.parquet"
+    if int(req["replication"].iloc[0]) != reps[0]:
+        return None
+    try:
+        if pq.read_metadata(part).num_rows != len(req):
+            return None
+    except Exception:  # unreadable: write the table instead
+        return None
+    return part
+
+
+def _link_or_copy(source: Path, path: Path) -> None:
+    """Make ``path`` a hard link to ``source`` (a copy where links are not supported),
+    atomically."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    os.unlink(tmp)
+    try:
+        try:
+            os.link(source, tmp)
+        except OSError:
+            shutil.copyfile(source, tmp)
+        os.replace(tmp, path)
+    except BaseException as e:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise _named(e, path) from e
+        raise
+
+
 def write_outputs(outdir: Path, exp: ExperimentResult, manifest: dict[str, Any]) -> list[Path]:
-    """Write the combined tables of a run; returns the files written."""
-    files = {
-        "requests.parquet": exp.requests,
-        "compliance.csv": exp.compliance_tables(),
-        "percentiles.csv": exp.stage_percentiles(None).assign(by="all").pipe(
-            lambda d: pd.concat([d, exp.stage_percentiles("community_type")], ignore_index=True)
-        ),
-        "utilisation.csv": exp.utilisation(),
-        "pools.csv": exp.pools,
-        "backlog.parquet": exp.backlog,
+    """Write the combined tables of a run; returns the files written.
+
+    Each table is computed, written and dropped in turn.  A run of one replication
+    links ``requests.parquet`` to the replication's saved part (the same frame, the same
+    bytes) instead of writing it a second time.
+    """
+    def percentiles() -> pd.DataFrame:
+        overall = exp.stage_percentiles(None).assign(by="all")
+        return pd.concat([overall, exp.stage_percentiles("community_type")],
+                         ignore_index=True)
+
+    tables: dict[str, Callable[[], pd.DataFrame]] = {
+        "requests.parquet": lambda: exp.requests,
+        "compliance.csv": exp.compliance_tables,
+        "percentiles.csv": percentiles,
+        "utilisation.csv": exp.utilisation,
+        "pools.csv": lambda: exp.pools,
+        "backlog.parquet": lambda: exp.backlog,
     }
     if exp.scenario.initial_state.total:  # open requests at the start, reported apart
-        files["backlog_compliance.csv"] = backlog_compliance(exp)
+        tables["backlog_compliance.csv"] = lambda: backlog_compliance(exp)
     written = []
-    for name, df in files.items():
-        atomic_write_frame(outdir / name, df)
+    for name, make in tables.items():
+        part = _single_part(outdir, exp) if name == "requests.parquet" else None
+        if part is not None:
+            _link_or_copy(part, outdir / name)
+        else:
+            atomic_write_frame(outdir / name, make())
         written.append(outdir / name)
     text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
     atomic_write_text(outdir / "manifest.json", text)

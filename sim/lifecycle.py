@@ -27,21 +27,25 @@ that would come after the horizon stays NaN (not reached), like any stage still 
 The engine is written as callbacks on SimPy events rather than one generator process per
 request: a request costs three to four scheduled events and no process start-up, which
 is what makes a zone-year fit the time budget (see ``benchmarks/``).  All randomness was
-drawn beforehand (:mod:`sim.arrivals`); this module draws nothing.
+drawn beforehand (:mod:`sim.arrivals`); this module draws nothing.  Callbacks are
+scheduled with :func:`sim.kernel.call_in` and read the clock as ``env._now`` (SimPy's
+``now`` is a property, a call each time): both keep SimPy's event order.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from array import array
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import simpy
 from numpy.typing import NDArray
-from simpy.events import Event, Timeout
 
 from sim.arrivals import RequestTable
+from sim.kernel import Call, call_in
 from sim.meetings import MeetingServer
 from sim.staff import Pool, Running, Wait
 from sim.stages import FINISH as FINISH_STAGE
@@ -51,6 +55,16 @@ from sim.stages import QUEUED_STAGES
 from sim.stages import RESPOND as RESPOND_STAGE
 
 __all__ = ["NAN", "ONSITE", "PLAN", "RESPOND", "Engine", "PlanTrack", "Wait"]
+
+
+def values(a: NDArray[np.float64]) -> Sequence[float]:
+    """Read-only scalar access to a float array, without copying it."""
+    return cast("Sequence[float]", np.ascontiguousarray(a, dtype=np.float64).data)
+
+
+def flags(a: NDArray[np.bool_]) -> Sequence[bool]:
+    """Read-only scalar access to a boolean array, without copying it."""
+    return cast("Sequence[bool]", np.ascontiguousarray(a, dtype=np.bool_).data)
 
 
 def _index(index: int | None) -> int:
@@ -80,8 +94,8 @@ class PlanTrack:
         (``plan_during_outside_wait``).
     """
 
-    overdue_at: list[float]
-    parallel: list[bool]
+    overdue_at: Sequence[float]
+    parallel: Sequence[bool]
 
 
 class Engine:
@@ -153,7 +167,7 @@ class Engine:
         pools: list[Pool],
         routes: list[list[list[Pool]]],
         deadlines: list[NDArray[np.float64]] | None,
-        travel_override: dict[int, list[float]],
+        travel_override: dict[int, Sequence[float]],
         horizon_min: float,
         raise_priority: bool,
         handoff: bool,
@@ -174,35 +188,37 @@ class Engine:
         self.raise_priority = raise_priority
         self.handoff = handoff
         self.travel_override = travel_override
-        # inputs, as Python lists for fast scalar access
-        self.created = req.created_min.tolist()
-        self.urgent = req.urgent.tolist()
-        self.complex = req.complex.tolist()
-        self.outside = req.outside.tolist()
-        self.respond_dur = req.respond_dur.tolist()
-        self.travel_dur = req.travel_dur.tolist()
-        self.work_dur = req.work_dur.tolist()
-        self.plan_dur = req.plan_dur.tolist()
-        self.wait_dur = req.wait_dur.tolist()
-        self.close_dur = req.close_dur.tolist()
+        # inputs: views of the request table (scalar access without a list's copy, which
+        # costs 32 bytes a value to a view's 0)
+        self.created = values(req.created_min)
+        self.urgent = flags(req.urgent)
+        self.complex = flags(req.complex)
+        self.outside = flags(req.outside)
+        self.respond_dur = values(req.respond_dur)
+        self.travel_dur = values(req.travel_dur)
+        self.work_dur = values(req.work_dur)
+        self.plan_dur = values(req.plan_dur)
+        self.wait_dur = values(req.wait_dur)
+        self.close_dur = values(req.close_dur)
         track = plan_track or PlanTrack([math.inf] * n, [False] * n)
         self.overdue_at = track.overdue_at
         self.parallel = track.parallel
-        # outputs
-        self.responded = [NAN] * n
-        self.onsite = [NAN] * n
-        self.plan = [NAN] * n
-        self.finished = [NAN] * n
-        self.served_by = [[-1] * n, [-1] * n, [-1] * n]
-        self.escalated = [0] * n
-        self.plan_owed = [NAN] * n
-        self.wait_end = [NAN] * n  # when the outside party is done
+        # outputs: typed arrays, 8 bytes a time and 4 a pool index, handed over as numpy
+        # arrays without a copy
+        self.responded = array("d", [NAN]) * n
+        self.onsite = array("d", [NAN]) * n
+        self.plan = array("d", [NAN]) * n
+        self.finished = array("d", [NAN]) * n
+        self.served_by = [array("i", [-1]) * n for _ in range(3)]
+        self.escalated = array("b", [0]) * n
+        self.plan_owed = array("d", [NAN]) * n
+        self.wait_end = array("d", [NAN]) * n  # when the outside party is done
         self.dropped: set[int] = set()  # plans started for requests already finished
         # preemptive-resume bookkeeping:
         # (rid, stage) -> (remaining work, milestone offset, when it was set aside)
         self.remaining: dict[tuple[int, int], tuple[float, float, float]] = {}
-        self.cancelled: set[Event] = set()
-        self._done: tuple[Callable[[Event], None], ...] = (
+        self.cancelled: set[Call] = set()
+        self._done: tuple[Callable[[Call], None], ...] = (
             self._respond_done, self._onsite_done, self._plan_done,
         )
         self._next_arrival = 0
@@ -217,24 +233,23 @@ class Engine:
         """Schedule the first arrival; the rest chain from it."""
         if self.n:
             # backlog requests were created before the start: they arrive at minute 0
-            Timeout(self.env, max(0.0, self.created[0])).callbacks.append(self._arrive)
+            call_in(self.env, max(0.0, self.created[0]), self._arrive)
 
-    def _arrive(self, _ev: Event) -> None:
+    def _arrive(self, _ev: Call) -> None:
         i = self._next_arrival
         self._next_arrival = i + 1
         if i + 1 < self.n:
-            delay = self.created[i + 1] - self.env.now
-            Timeout(self.env, delay if delay > 0 else 0.0).callbacks.append(self._arrive)
+            delay = self.created[i + 1] - self.env._now
+            call_in(self.env, delay if delay > 0 else 0.0, self._arrive)
         if self.overdue_at[i] < self.horizon:
-            Timeout(self.env, max(0.0, self.overdue_at[i] - self.env.now), i).callbacks.append(
-                self._overdue)
+            call_in(self.env, max(0.0, self.overdue_at[i] - self.env._now), self._overdue, i)
         entry = self.entry_stage[i] if self.entry_stage is not None else -1
         self._wait(i, entry if entry >= 0 else RESPOND)
 
-    def _overdue(self, ev: Event) -> None:
+    def _overdue(self, ev: Call) -> None:
         """A routine request at its finish deadline: if unfinished, it now owes a plan."""
         rid: int = ev._value
-        now = self.env.now
+        now = self.env._now
         if self.finished[rid] <= now:
             return
         self.plan_owed[rid] = now
@@ -265,18 +280,18 @@ class Engine:
         w.enqueue(first)
         env = self.env
         if len(tiers) > 1:
-            Timeout(env, tiers[1].spec.borrow_after_min, w).callbacks.append(self._borrow)
+            call_in(env, tiers[1].spec.borrow_after_min, self._borrow, w)
         if self.deadlines is not None:
-            due = float(self.deadlines[stage][rid]) - env.now
+            due = float(self.deadlines[stage][rid]) - env._now
             if due < math.inf:
-                Timeout(env, due if due > 0 else 0.0, w).callbacks.append(self._escalate)
+                call_in(env, due if due > 0 else 0.0, self._escalate, w)
 
     def _offer(self, w: Wait, pool: Pool) -> None:
         """Offer an already waiting request to one more tier."""
         if not pool.take(w):
             w.enqueue(pool)
 
-    def _borrow(self, ev: Event) -> None:
+    def _borrow(self, ev: Call) -> None:
         w: Wait = ev._value
         if not w.active or w.next_tier >= len(w.tiers):
             return
@@ -286,9 +301,9 @@ class Engine:
         if w.active and w.next_tier < len(w.tiers):
             nxt = w.tiers[w.next_tier]
             delay = max(0.0, nxt.spec.borrow_after_min - pool.spec.borrow_after_min)
-            Timeout(self.env, delay, w).callbacks.append(self._borrow)
+            call_in(self.env, delay, self._borrow, w)
 
-    def _escalate(self, ev: Event) -> None:
+    def _escalate(self, ev: Call) -> None:
         w: Wait = ev._value
         if not w.active:
             return
@@ -309,7 +324,7 @@ class Engine:
         """
         rid = w.rid
         stage = w.stage
-        now = self.env.now
+        now = self.env._now
         c = pool.callout
         self.served_by[stage][rid] = pool.index
         milestone = NEVER
@@ -339,8 +354,7 @@ class Engine:
             if not self.complex[rid] and self.finished[rid] <= now:  # finished meanwhile
                 dur = 0.0
                 self.dropped.add(rid)
-        ev = Timeout(self.env, dur, rid)
-        ev.callbacks.append(self._done[stage])
+        ev = call_in(self.env, dur, self._done[stage], rid)
         if pool.running is not None:
             pool.track(rid, Running(ev, stage, now, now + dur, w, milestone))
 
@@ -363,7 +377,7 @@ class Engine:
         victim = pool.untrack(*key)
         assert victim is not None
         self.cancelled.add(victim.end_event)
-        now = self.env.now
+        now = self.env._now
         vstage = victim.stage
         offset = 0.0
         if vstage != PLAN and victim.milestone > now:
@@ -375,7 +389,7 @@ class Engine:
         again.enqueue(pool, first=True)
         return True
 
-    def _finish_job(self, ev: Event, stage: int) -> int | None:
+    def _finish_job(self, ev: Call, stage: int) -> int | None:
         """End of a job: free its person; the request id, or None if it was preempted."""
         if self.cancelled and ev in self.cancelled:
             self.cancelled.discard(ev)
@@ -388,7 +402,7 @@ class Engine:
         return rid
 
     # -- stage ends ------------------------------------------------------------------------
-    def _respond_done(self, ev: Event) -> None:
+    def _respond_done(self, ev: Call) -> None:
         rid = self._finish_job(ev, RESPOND)
         if rid is None:
             return
@@ -397,24 +411,25 @@ class Engine:
         else:
             self._after_site(rid)
 
-    def _onsite_done(self, ev: Event) -> None:
+    def _onsite_done(self, ev: Call) -> None:
         rid = self._finish_job(ev, ONSITE)
         if rid is None:
             return
         if self.outside[rid]:
-            if self.outside_wait is not None:
-                self.wait_dur[rid] = self.outside_wait(rid, self.env.now)
-            self.wait_end[rid] = self.env.now + self.wait_dur[rid]
+            now = self.env._now
+            dur = (self.wait_dur[rid] if self.outside_wait is None
+                   else self.outside_wait(rid, now))  # an outage may lengthen it
+            self.wait_end[rid] = now + dur
             if self.complex[rid] and self.parallel[rid]:
                 self._wait(rid, PLAN)
             elif self.complex[rid]:
-                Timeout(self.env, self.wait_dur[rid], rid).callbacks.append(self._outside_done)
+                call_in(self.env, dur, self._outside_done, rid)
             else:
-                self._close(rid, self.env.now + self.wait_dur[rid])
+                self._close(rid, now + dur)
         else:
             self._after_site(rid)
 
-    def _outside_done(self, ev: Event) -> None:
+    def _outside_done(self, ev: Call) -> None:
         rid: int = ev._value
         self._wait(rid, PLAN)
 
@@ -422,9 +437,9 @@ class Engine:
         if self.complex[rid]:
             self._wait(rid, PLAN)
         else:
-            self.finished[rid] = self.env.now
+            self.finished[rid] = self.env._now
 
-    def _plan_done(self, ev: Event) -> None:
+    def _plan_done(self, ev: Call) -> None:
         rid = self._finish_job(ev, PLAN)
         if rid is None:
             return
@@ -466,12 +481,16 @@ class Engine:
     def outputs(self) -> dict[str, NDArray[np.generic]]:
         """The recorded milestones and serving pools as arrays."""
         times = {RESPOND: self.responded, ONSITE: self.onsite, PLAN: self.plan}
+
+        def f64(a: array[float]) -> NDArray[np.float64]:
+            return np.frombuffer(a, dtype=np.float64)
+
         return {
-            **{s.column: np.array(times[_index(s.engine_index)]) for s in QUEUED_STAGES},
-            FINISH_STAGE.column: np.array(self.finished),
-            **{s.pool_column: np.array(self.served_by[_index(s.engine_index)], dtype=np.int32)
-               for s in QUEUED_STAGES},
-            "escalated": np.array(self.escalated, dtype=np.int8),
-            "plan_owed_min": np.array(self.plan_owed),
+            **{s.column: f64(times[_index(s.engine_index)]) for s in QUEUED_STAGES},
+            FINISH_STAGE.column: f64(self.finished),
+            **{s.pool_column: np.frombuffer(self.served_by[_index(s.engine_index)],
+                                            dtype=np.int32) for s in QUEUED_STAGES},
+            "escalated": np.frombuffer(self.escalated, dtype=np.int8),
+            "plan_owed_min": f64(self.plan_owed),
             "paused_min": self._paused_array(),
         }

@@ -8,7 +8,7 @@ tiers of pools, drives shift changes, runs SimPy to the horizon and hands the re
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import simpy
@@ -21,7 +21,8 @@ from sim.calendars import DayAxis, dated_staffing, has_calendar, unroll, value_a
 from sim.config import SCOPES, Community, Scenario, StaffPool
 from sim.events import OutageWaits, staff_events
 from sim.interventions import apply_interventions
-from sim.lifecycle import Engine, PlanTrack
+from sim.kernel import Environment
+from sim.lifecycle import Engine, PlanTrack, flags, values
 from sim.meetings import start_meetings
 from sim.otherwork import Absence, block_step, run_day, start_other_work
 from sim.records import SimulationResult, build_result
@@ -250,7 +251,7 @@ def _plan_track(scenario: Scenario, req: RequestTable) -> PlanTrack | None:
             overdue[m] = deadlines(start, rule.finish_min, rule, scenario, "finish")
     if not parallel.any() and np.isinf(overdue).all():
         return None
-    return PlanTrack(overdue.tolist(), parallel.tolist())
+    return PlanTrack(values(overdue), flags(parallel))
 
 
 def simulate(
@@ -299,7 +300,7 @@ def run_requests(
     The only draws here are the other work of pools that have it (:mod:`sim.otherwork`),
     each from the pool's own named streams of ``seed``/``replication``.
     """
-    env = simpy.Environment()
+    env = Environment()
 
     instances = pool_instances(scenario, communities)
     com_index = {c.name: i for i, c in enumerate(communities)}
@@ -315,13 +316,13 @@ def run_requests(
 
     # pools sent from further away travel by their own distribution (same uniforms, so
     # common random numbers hold); pools sharing a distribution share one list
-    travel_override: dict[int, list[float]] = {}
-    by_dist: dict[str, list[float]] = {}
+    travel_override: dict[int, Sequence[float]] = {}
+    by_dist: dict[str, Sequence[float]] = {}
     for p in pools:
         if p.spec.travel_time is not None:
             key = p.spec.travel_time.model_dump_json()
             if key not in by_dist:
-                by_dist[key] = p.spec.travel_time.ppf(req.travel_u).tolist()
+                by_dist[key] = values(p.spec.travel_time.ppf(req.travel_u))
             travel_override[p.index] = by_dist[key]
 
     engine = Engine(

@@ -94,13 +94,15 @@ def requests_frame(
 
 
 def _areas(
-    t: NDArray[np.float64], level: NDArray[np.float64], edges: NDArray[np.float64]
+    t: NDArray[np.float64], levels: NDArray[np.float64], edges: NDArray[np.float64]
 ) -> NDArray[np.float64]:
-    """Integral of a step function (``level[i]`` from ``t[i]`` on) between ``edges``."""
+    """Integrals of step functions (column ``j`` is ``levels[i, j]`` from ``t[i]`` on)
+    between consecutive ``edges``: one row per interval, one column per function."""
     dt = np.diff(np.append(t, edges[-1]))
-    cum = np.concatenate(([0.0], np.cumsum(level * dt)))
+    cum = np.concatenate((np.zeros((1, levels.shape[1])),
+                          np.cumsum(levels * dt[:, None], axis=0)))
     k = np.searchsorted(t, edges, side="right") - 1
-    return np.diff(cum[k] + level[k] * (edges - t[k]))
+    return np.diff(cum[k] + levels[k] * (edges - t[k])[:, None], axis=0)
 
 
 def load_frames(scenario: Scenario, pools: list[Pool]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -128,14 +130,10 @@ def load_frames(scenario: Scenario, pools: list[Pool]) -> tuple[pd.DataFrame, pd
         log = p.levels()
         t, busy, waiting, cap, other = log[:, 0], log[:, 1], log[:, 2], log[:, 3], log[:, 4]
         working = busy + other
-        per_hour = np.stack([
-            _areas(t, busy, edges),
-            _areas(t, np.maximum(cap, working), edges),
-            _areas(t, waiting, edges),
-            _areas(t, cap, edges),
-            _areas(t, np.maximum(working - cap, 0.0), edges),
-            _areas(t, other, edges),
-        ])
+        per_hour = _areas(t, np.column_stack([
+            busy, np.maximum(cap, working), waiting, cap, np.maximum(working - cap, 0.0),
+            other,
+        ]), edges).T  # one row per measure of LOAD_MEASURES
         acc = kinds.setdefault(p.kind, np.zeros((3, n_hours)))
         acc += per_hour[:3]
         for m in range(len(LOAD_MEASURES)):

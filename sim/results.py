@@ -18,7 +18,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -150,6 +150,136 @@ def _codes(column: pd.Series) -> tuple[NDArray[np.int64], list[object]]:
     return np.asarray(codes, dtype=np.int64), list(labels)
 
 
+def _group_quantiles(
+    rep: NDArray[np.generic], codes: NDArray[np.int64], t: NDArray[np.float64],
+    q: NDArray[np.float64],
+) -> pd.DataFrame:
+    """Quantiles ``q`` of ``t`` per (replication, group code), as pandas' grouped
+    ``quantile`` computes them (linear interpolation, ``a + (b - a) * frac``: equal to
+    the last bit), by one sort instead of a groupby.
+
+    Columns ``replication, quantile, value`` and ``first`` (a row of ``t`` in the group,
+    to label it by), sorted by replication, group, quantile.
+    """
+    _, rcodes = np.unique(rep, return_inverse=True)
+    n_groups = int(codes.max()) + 1
+    key = rcodes.astype(np.int64) * n_groups + codes
+    # sort by time, then stably by group (16-bit keys sort by radix, in linear time)
+    small = key.astype(np.int16) if key.max() < 2**15 else key
+    by_time = np.argsort(t)
+    order = by_time[np.argsort(small[by_time], kind="stable")]
+    ts, ks = t[order], key[order]
+    starts = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]])
+    sizes = np.diff(np.r_[starts, len(ts)])
+    pos = q[None, :] * (sizes[:, None] - 1)
+    lo = np.floor(pos).astype(np.int64)
+    frac = pos - lo
+    hi = np.minimum(lo + 1, sizes[:, None] - 1)
+    a = ts[starts[:, None] + lo]
+    b = ts[starts[:, None] + hi]
+    return pd.DataFrame({
+        "replication": rep[order][starts].repeat(len(q)),
+        "quantile": np.tile(q, len(starts)),
+        "value": (a + (b - a) * frac).ravel(),
+        "first": order[starts].repeat(len(q)),
+    })
+
+
+@dataclass(frozen=True)
+class StageCounts:
+    """Counts behind one outcome's compliance, per replication (row) and group (column):
+    ``met`` (requests meeting the target), ``decided`` (met or missed) and ``unknown``
+    (censored: still open, deadline after the horizon)."""
+
+    met: NDArray[Any]
+    decided: NDArray[Any]
+    unknown: NDArray[Any]
+
+
+def compliance_table(
+    groups: Sequence[object], counts: dict[str, StageCounts], rule: str, clock: str,
+    by: str | None, level: float = 0.95,
+) -> pd.DataFrame:
+    """The table of :meth:`ExperimentResult.compliance` from its counts (see there)."""
+    frames = []
+    for stage in OUTCOMES:
+        c = counts[stage]
+        hits, count, unknown = c.met, c.decided, c.unknown
+        with np.errstate(invalid="ignore", divide="ignore"):
+            per_rep = np.where(count > 0, hits / count, np.nan)
+        n = (count > 0).sum(axis=0)
+        keep = n > 0
+        with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mean = np.nanmean(per_rep, axis=0)
+            std = np.where(n > 1, np.nanstd(per_rep, axis=0, ddof=1), 0.0)
+        trials = count.sum(axis=0)
+        low, high = proportion_interval(mean, std, n, trials, level)
+        frames.append(pd.DataFrame({
+            "stage": stage,
+            "group": np.asarray(groups, dtype=object)[keep],
+            "mean": mean[keep],
+            "halfwidth": ((high - low) / 2)[keep],
+            "ci_low": low[keep],
+            "ci_high": high[keep],
+            "replications": n[keep],
+            "requests": trials[keep],
+            "unknown": unknown.sum(axis=0)[keep].astype(np.int64),
+        }))
+    table = pd.concat(frames, ignore_index=True)
+    table.insert(0, "rule", rule)
+    table.insert(1, "clock", clock)
+    table.insert(3, "by", by or "all")
+    table["group"] = table["group"].astype(str)
+    return table
+
+
+def utilisation_table(load: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
+    """The table of :meth:`ExperimentResult.utilisation` from stacked load frames."""
+    rostered = {"rostered_min", "overtime_min"} <= set(load.columns)
+    sums = ["busy_min", "on_duty_min", "queue_min", "observed_min"]
+    sums += ["rostered_min", "overtime_min"] if rostered else []
+    other = rostered and "other_min" in load.columns
+    sums += ["other_min"] if other else []
+    whole = load.groupby(["replication", "pool", "kind", "scope"], observed=True)[
+        sums].sum().reset_index()
+    whole["hour"] = "all"
+    both = pd.concat([load.assign(hour=load["hour"].astype(str)), whole], ignore_index=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if rostered:
+            work = (both["busy_min"] - both["overtime_min"]).clip(lower=0)
+            both["utilisation"] = np.where(both["rostered_min"] > 0,
+                                           work / both["rostered_min"], np.nan)
+            both["overtime"] = both["overtime_min"] / both["observed_min"]
+            if other:
+                both["other_work"] = np.where(both["rostered_min"] > 0, np.minimum(
+                    both["other_min"], both["rostered_min"]) / both["rostered_min"],
+                    np.nan)
+                both["idle"] = (1.0 - both["utilisation"] - both["other_work"]).clip(
+                    lower=0.0)
+        else:
+            both["utilisation"] = np.where(both["on_duty_min"] > 0,
+                                           both["busy_min"] / both["on_duty_min"], np.nan)
+            both["overtime"] = np.nan
+        both["queue_length"] = both["queue_min"] / both["observed_min"]
+        both["on_duty"] = both["on_duty_min"] / both["observed_min"]
+    keys = ["pool", "kind", "scope", "hour"]
+    index = both[keys].drop_duplicates().set_index(keys).index
+    parts = []
+    metrics = ["utilisation", "overtime", "queue_length", "on_duty"]
+    metrics += ["other_work", "idle"] if other else []
+    for metric in metrics:
+        s = summarise(both.dropna(subset=[metric]), keys, metric, level)
+        s = s.drop(columns=["replications"]).rename(columns={
+            "mean": metric, "halfwidth": f"{metric}_halfwidth",
+            "ci_low": f"{metric}_ci_low", "ci_high": f"{metric}_ci_high"})
+        parts.append(s.set_index(keys).reindex(index))
+    table = pd.concat(parts, axis=1).reset_index()
+    order = {str(h): h for h in range(24)} | {"all": 24}
+    table["_h"] = table["hour"].map(order)
+    return table.sort_values(["pool", "_h"]).drop(columns="_h").reset_index(drop=True)
+
+
 # --------------------------------------------------------------------------- experiment
 @dataclass
 class ExperimentResult:
@@ -169,6 +299,9 @@ class ExperimentResult:
     load: pd.DataFrame
     backlog: pd.DataFrame
     _outcomes: dict[tuple[str, str], pd.DataFrame] = field(default_factory=dict, repr=False)
+    # tables already computed (the frames are not changed once built): several writers
+    # and the terminal summary ask for the same ones
+    _memo: dict[tuple[object, ...], object] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_results(
@@ -177,6 +310,9 @@ class ExperimentResult:
         """Stack the frames of finished replications."""
         if not results:
             raise ValueError("no replications to combine")
+        if len(results) == 1:  # one replication: its frames as they are, no copy
+            one = results[0]
+            return cls(scenario, seed, one.requests, one.pools, one.load, one.backlog)
         return cls(
             scenario,
             seed,
@@ -192,16 +328,42 @@ class ExperimentResult:
         frame = self.pools if len(self.pools) else self.requests
         return int(frame["replication"].nunique()) if len(frame) else 0
 
+    def _fresh_memo(self) -> dict[tuple[object, ...], object]:
+        """The memo of computed tables, emptied if a frame was replaced since."""
+        frames = self._memo.get(("frames",))
+        if not (isinstance(frames, tuple) and frames[0] is self.requests
+                and frames[1] is self.load):
+            self._memo.clear()
+            self._outcomes.clear()
+            self._memo[("frames",)] = (self.requests, self.load)
+        return self._memo
+
     @property
     def measured(self) -> pd.DataFrame:
         """Requests created after the warm-up: the ones statistics are computed on."""
-        return self.requests[self.requests["created_min"] >= self.scenario.run.warmup_min]
+        key: tuple[object, ...] = ("measured",)
+        if key not in self._fresh_memo():
+            req = self.requests
+            self._memo[key] = req[req["created_min"] >= self.scenario.run.warmup_min]
+        out: pd.DataFrame = self._memo[key]  # type: ignore[assignment]
+        return out
+
+    def _measured_codes(self, column: str | None) -> tuple[NDArray[np.int64], list[object]]:
+        """:func:`_codes` of a column of :attr:`measured` (``None``: one group, ``all``)."""
+        key: tuple[object, ...] = ("codes", column)
+        if key not in self._fresh_memo():
+            req = self.measured
+            self._memo[key] = (_codes(req[column]) if column else
+                               (np.zeros(len(req), dtype=np.int64), ["all"]))
+        out: tuple[NDArray[np.int64], list[object]] = self._memo[key]  # type: ignore[assignment]
+        return out
 
     def outcomes(self, rule: str | None = None, clock: str | None = None) -> pd.DataFrame:
         """Per-request stage outcomes under ``rule`` (default: the first rule), after warm-up,
         counted from ``clock`` (``community`` or ``resident``; default the rule's own)."""
         rule_obj = with_clock(self.rule(rule), clock)
         key = (rule_obj.name, rule_obj.clock_from)
+        self._fresh_memo()
         if key not in self._outcomes:
             self._outcomes[key] = outcomes(self.measured, rule_obj, self.scenario)
         return self._outcomes[key]
@@ -246,52 +408,63 @@ class ExperimentResult:
             horizon), both summed over replications.  Stages the rule switches off and
             groups with no decided outcome have no row.
         """
-        req = self.measured
-        out = self.outcomes(rule, clock)
-        if by:
-            gcodes, groups = _codes(req[by])
-        else:
-            gcodes, groups = np.zeros(len(req), dtype=np.int64), ["all"]
-        rcodes, _ = _codes(req["replication"])
+        # the rule and clock as resolved: the default rule by name or by None is one table
+        named = with_clock(self.rule(rule), clock)
+        key: tuple[object, ...] = ("compliance", by, named.name, level, named.clock_from)
+        if key not in self._fresh_memo():
+            self._memo[key] = self._compliance(by, named.name, level, named.clock_from)
+        table: pd.DataFrame = self._memo[key]  # type: ignore[assignment]
+        return table.copy()
+
+    def _compliance(
+        self, by: str | None, rule: str | None, level: float, clock: str | None
+    ) -> pd.DataFrame:
+        groups, counts = self.compliance_counts(by, rule, clock)
+        return compliance_table(groups, counts, self.rule(rule).name,
+                                with_clock(self.rule(rule), clock).clock_from, by, level)
+
+    def _outcome_arrays(
+        self, rule: str | None, clock: str | None
+    ) -> dict[str, tuple[NDArray[np.bool_], NDArray[np.float64], NDArray[np.float64]]]:
+        """Per outcome: which measured requests are decided, their met flags (1.0/0.0),
+        and every request's unknown flag -- shared by all breakdowns."""
+        key: tuple[object, ...] = ("outcome arrays", rule, clock)
+        if key not in self._fresh_memo():
+            out = self.outcomes(rule, clock)
+            arrays = {}
+            for stage in OUTCOMES:
+                met = out[stage].to_numpy(dtype=float)
+                ok = ~np.isnan(met)
+                arrays[stage] = (ok, met[ok], out[f"{stage}_unknown"].to_numpy(dtype=float))
+            self._memo[key] = arrays
+        got: dict[str, tuple[NDArray[np.bool_], NDArray[np.float64], NDArray[np.float64]]]
+        got = self._memo[key]  # type: ignore[assignment]
+        return got
+
+    def compliance_counts(
+        self, by: str | None = None, rule: str | None = None, clock: str | None = None
+    ) -> tuple[list[object], dict[str, StageCounts]]:
+        """What :meth:`compliance` is computed from: the groups of ``by`` and, per
+        outcome, met / decided / unknown counts per replication (row) and group (column).
+
+        Rows are the replications with a measured request, in order.
+        """
+        arrays = self._outcome_arrays(rule, clock)
+        gcodes, groups = self._measured_codes(by)
+        rcodes, _ = self._measured_codes("replication")
         n_rep = int(rcodes.max()) + 1 if len(rcodes) else 0
         n_grp = len(groups)
         key = rcodes * n_grp + gcodes
         size = n_rep * n_grp
-        frames = []
+        counts = {}
         for stage in OUTCOMES:
-            met = out[stage].to_numpy(dtype=float)
-            ok = ~np.isnan(met)
-            hits = np.bincount(key[ok], weights=met[ok], minlength=size).reshape(n_rep, n_grp)
-            count = np.bincount(key[ok], minlength=size).reshape(n_rep, n_grp)
-            unknown = np.bincount(key, weights=out[f"{stage}_unknown"].to_numpy(dtype=float),
-                                  minlength=size).reshape(n_rep, n_grp)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                per_rep = np.where(count > 0, hits / count, np.nan)
-            n = (count > 0).sum(axis=0)
-            keep = n > 0
-            with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                mean = np.nanmean(per_rep, axis=0)
-                std = np.where(n > 1, np.nanstd(per_rep, axis=0, ddof=1), 0.0)
-            trials = count.sum(axis=0)
-            low, high = proportion_interval(mean, std, n, trials, level)
-            frames.append(pd.DataFrame({
-                "stage": stage,
-                "group": np.asarray(groups, dtype=object)[keep],
-                "mean": mean[keep],
-                "halfwidth": ((high - low) / 2)[keep],
-                "ci_low": low[keep],
-                "ci_high": high[keep],
-                "replications": n[keep],
-                "requests": trials[keep],
-                "unknown": unknown.sum(axis=0)[keep].astype(np.int64),
-            }))
-        table = pd.concat(frames, ignore_index=True)
-        table.insert(0, "rule", self.rule(rule).name)
-        table.insert(1, "clock", with_clock(self.rule(rule), clock).clock_from)
-        table.insert(3, "by", by or "all")
-        table["group"] = table["group"].astype(str)
-        return table
+            ok, met_ok, unknown_w = arrays[stage]
+            key_ok = key[ok]
+            hits = np.bincount(key_ok, weights=met_ok, minlength=size).reshape(n_rep, n_grp)
+            count = np.bincount(key_ok, minlength=size).reshape(n_rep, n_grp)
+            unknown = np.bincount(key, weights=unknown_w, minlength=size).reshape(n_rep, n_grp)
+            counts[stage] = StageCounts(hits, count, unknown)
+        return groups, counts
 
     def compliance_tables(
         self, breakdowns: Iterable[str | None] = DEFAULT_BREAKDOWNS
@@ -340,17 +513,23 @@ class ExperimentResult:
         # "finish" is the routine requests' target; complex ones close days after a plan
         times.loc[req["complex"].to_numpy(dtype=bool), "finish"] = np.nan
         group = req[by] if by else pd.Series("all", index=req.index)
+        gcodes, labels = self._measured_codes(by)
+        rep = req["replication"].to_numpy()
+        qs = np.asarray(q, dtype=float)
         frames = []
         for stage in STAGES:
-            d = pd.DataFrame({"replication": req["replication"].to_numpy(),
-                              "group": group.to_numpy(), "t": times[stage].to_numpy()}).dropna()
-            if d.empty:
+            t = times[stage].to_numpy(dtype=float)
+            keep = ~np.isnan(t) & (gcodes >= 0)
+            if not keep.any():
                 continue
-            g = d.groupby(["replication", "group"], observed=True)["t"]
-            per_rep = g.quantile(np.asarray(q)).rename("value").reset_index()
-            per_rep = per_rep.rename(columns={per_rep.columns[2]: "quantile"})
+            per_rep = _group_quantiles(rep[keep], gcodes[keep], t[keep], qs)
+            starts = per_rep.pop("first")
+            per_rep.insert(1, "group", group.to_numpy()[keep][starts])
             s = summarise(per_rep, ["group", "quantile"], "value")
-            reached = d.groupby("group", observed=True)["t"].count().rename("reached")
+            counts = np.bincount(gcodes[keep], minlength=len(labels))
+            reached = pd.Series(counts[counts > 0],
+                                index=pd.Index(labels)[counts > 0],
+                                name="reached")
             s = s.merge(reached, left_on="group", right_index=True)
             s.insert(0, "stage", stage)
             frames.append(s)
@@ -385,49 +564,14 @@ class ExperimentResult:
         of their queues, so it counts in each pool's queue length: do not add queue
         lengths across tiers.
         """
-        load = self.load
-        rostered = {"rostered_min", "overtime_min"} <= set(load.columns)
-        sums = ["busy_min", "on_duty_min", "queue_min", "observed_min"]
-        sums += ["rostered_min", "overtime_min"] if rostered else []
-        other = rostered and "other_min" in load.columns
-        sums += ["other_min"] if other else []
-        whole = load.groupby(["replication", "pool", "kind", "scope"], observed=True)[
-            sums].sum().reset_index()
-        whole["hour"] = "all"
-        both = pd.concat([load.assign(hour=load["hour"].astype(str)), whole], ignore_index=True)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            if rostered:
-                work = (both["busy_min"] - both["overtime_min"]).clip(lower=0)
-                both["utilisation"] = np.where(both["rostered_min"] > 0,
-                                               work / both["rostered_min"], np.nan)
-                both["overtime"] = both["overtime_min"] / both["observed_min"]
-                if other:
-                    both["other_work"] = np.where(both["rostered_min"] > 0, np.minimum(
-                        both["other_min"], both["rostered_min"]) / both["rostered_min"],
-                        np.nan)
-                    both["idle"] = (1.0 - both["utilisation"] - both["other_work"]).clip(
-                        lower=0.0)
-            else:
-                both["utilisation"] = np.where(both["on_duty_min"] > 0,
-                                               both["busy_min"] / both["on_duty_min"], np.nan)
-                both["overtime"] = np.nan
-            both["queue_length"] = both["queue_min"] / both["observed_min"]
-            both["on_duty"] = both["on_duty_min"] / both["observed_min"]
-        keys = ["pool", "kind", "scope", "hour"]
-        index = both[keys].drop_duplicates().set_index(keys).index
-        parts = []
-        metrics = ["utilisation", "overtime", "queue_length", "on_duty"]
-        metrics += ["other_work", "idle"] if other else []
-        for metric in metrics:
-            s = summarise(both.dropna(subset=[metric]), keys, metric, level)
-            s = s.drop(columns=["replications"]).rename(columns={
-                "mean": metric, "halfwidth": f"{metric}_halfwidth",
-                "ci_low": f"{metric}_ci_low", "ci_high": f"{metric}_ci_high"})
-            parts.append(s.set_index(keys).reindex(index))
-        table = pd.concat(parts, axis=1).reset_index()
-        order = {str(h): h for h in range(24)} | {"all": 24}
-        table["_h"] = table["hour"].map(order)
-        return table.sort_values(["pool", "_h"]).drop(columns="_h").reset_index(drop=True)
+        key: tuple[object, ...] = ("utilisation", level)
+        if key not in self._fresh_memo():
+            self._memo[key] = self._utilisation(level)
+        table: pd.DataFrame = self._memo[key]  # type: ignore[assignment]
+        return table.copy()
+
+    def _utilisation(self, level: float) -> pd.DataFrame:
+        return utilisation_table(self.load, level)
 
     def censored(self) -> dict[str, int]:
         """Requests still open at the horizon, those of them still in transit (raised, not

@@ -3,8 +3,8 @@
 A :class:`Pool` is an anonymous group of people of one kind at one scope.  It is not a
 ``simpy.Resource``: large pools would pay O(capacity) per release there, and shifts need
 capacity to change while work is in progress.  The pool owns its bookkeeping: the counts
-(busy, waiting, on duty), a heap of waiting jobs, overtime, and a level log written after
-every change (read it with :meth:`Pool.levels`).  Process code asks the pool to
+(busy, waiting, on duty), a heap of waiting jobs, overtime, and a level log of every change
+(read it with :meth:`Pool.levels`).  Process code asks the pool to
 :meth:`~Pool.take` a job, :meth:`~Pool.enqueue` it, let it :meth:`~Pool.leave` the queue,
 or :meth:`~Pool.release` a person; it never changes the counts itself.
 
@@ -35,9 +35,9 @@ from heapq import heappop, heappush
 import numpy as np
 import simpy
 from numpy.typing import NDArray
-from simpy.events import Event, Timeout
 
 from sim.config import StaffPool
+from sim.kernel import Call, call_in
 from sim.staffing import Segment, weekly_cost, weekly_segments
 
 __all__ = ["Pool", "Running", "Segment", "Wait", "weekly_cost", "weekly_segments"]
@@ -68,14 +68,14 @@ class Wait:
         self.stage = stage
         self.active = True
         self.prio = prio
-        self.pools: list[Pool] = []
+        self.pools: tuple[Pool, ...] = ()  # a tuple: most requests never queue
         self.tiers = tiers
         self.next_tier = 1
 
     def enqueue(self, pool: Pool, first: bool = False) -> None:
         """Queue at ``pool`` (``first``: ahead of its class, for preempted work)."""
         if pool not in self.pools:
-            self.pools.append(pool)
+            self.pools = (*self.pools, pool)
             pool.enqueue(self, self.prio, first)
         else:
             pool.requeue(self, self.prio)
@@ -101,7 +101,7 @@ class Running:
     when the stage has none before its end).
     """
 
-    end_event: Timeout
+    end_event: Call
     stage: int
     start: float
     end: float
@@ -123,7 +123,8 @@ class Pool:
     Parameters
     ----------
     env:
-        The simulation environment (only ``env.now`` is read).
+        The simulation environment (only its clock, ``env._now``, is read: SimPy's
+        ``now`` property costs a call, and the pool reads the clock at every change).
     index, name, kind, scope:
         Identity, as reported in the records.
     start_job:
@@ -134,10 +135,14 @@ class Pool:
     """
 
     __slots__ = (
+        "_busy_down",
+        "_busy_up",
+        "_clog",
         "_drops",
-        "_log",
         "_olog",
         "_seq",
+        "_wait_down",
+        "_wait_up",
         "block_in",
         "block_want",
         "busy",
@@ -191,9 +196,15 @@ class Pool:
         self._drops: deque[float] = deque()
         self.overtime_min = 0.0
         self.overtime_jobs = 0
-        # level log: (time, busy, waiting, capacity) after every change; other work has
-        # its own log, (time, other), written only when it changes
-        self._log = array("d", (0.0, 0.0, 0.0, 0.0))
+        # level log, lean because it is written several times per request: the time of
+        # every step of ``busy`` and ``waiting`` (+1 and -1 apart, 8 bytes a step); rows
+        # (time, capacity) at every shift change and (time, other) when other work
+        # changes.  levels() rebuilds the levels from them.
+        self._busy_up = array("d")
+        self._busy_down = array("d")
+        self._wait_up = array("d")
+        self._wait_down = array("d")
+        self._clog = array("d", (0.0, 0.0))
         self._olog = array("d", (0.0, 0.0))
         self.start_job: Callable[[Pool, Wait], None] = start_job or _unbound
         # suspend(pool, normal_only): set aside the latest started request job (lifecycle)
@@ -213,7 +224,7 @@ class Pool:
         self.block_in = 0
         self.int_running = 0
         self.int_queue: deque[float] = deque()
-        self.ints: dict[Event, float] = {}  # running interruption -> its end
+        self.ints: dict[Call, float] = {}  # running interruption -> its end
         # request id -> minutes its jobs here spent set aside (filled by the lifecycle)
         self.paused: dict[int, float] = {}
 
@@ -228,23 +239,34 @@ class Pool:
             self.suspend = suspend
 
     # -- monitoring -------------------------------------------------------------------
-    def _record(self) -> None:
-        self._log.extend((self.env.now, self.busy, self.waiting, self.capacity))
+    def _busy(self, delta: int) -> None:
+        self.busy += delta
+        (self._busy_up if delta > 0 else self._busy_down).append(self.env._now)
 
     def _other(self, delta: int) -> None:
         self.other += delta
-        self._olog.extend((self.env.now, self.other))
+        self._olog.extend((self.env._now, self.other))
 
     def levels(self) -> NDArray[np.float64]:
-        """The level log: rows ``(time, busy, waiting, capacity, other)``, one per change."""
-        main = np.frombuffer(self._log, dtype=np.float64).reshape(-1, 4)
+        """The level log: rows ``(time, busy, waiting, capacity, other)``, one per moment
+        something changed (and one per shift change), each with the levels after every
+        change at that moment, from the row of time 0.
+
+        Time integrals of these step functions equal those of a log written after every
+        single change: changes at one moment last no time.
+        """
+        cap = np.frombuffer(self._clog, dtype=np.float64).reshape(-1, 2)
         oth = np.frombuffer(self._olog, dtype=np.float64).reshape(-1, 2)
-        if len(oth) == 1:  # no other work: the common case
-            return np.column_stack([main, np.zeros(len(main))])
-        t = np.sort(np.concatenate([main[:, 0], oth[:, 0]]), kind="stable")
-        im = np.searchsorted(main[:, 0], t, side="right") - 1
+        steps = [np.frombuffer(a, dtype=np.float64) for a in
+                 (self._busy_up, self._busy_down, self._wait_up, self._wait_down)]
+        # each log is in time order: a stable sort merges the runs in linear time
+        t = np.sort(np.concatenate([*steps, cap[:, 0], oth[:, 0]]), kind="stable")
+        t = t[np.append(t[1:] != t[:-1], True)]  # one row per moment
+        bu, bd, wu, wd = (np.searchsorted(s, t, side="right") for s in steps)
+        ic = np.searchsorted(cap[:, 0], t, side="right") - 1
         io = np.searchsorted(oth[:, 0], t, side="right") - 1
-        return np.column_stack([t, main[im, 1:], oth[io, 1]])
+        return np.column_stack([t, bu - bd, wu - wd, cap[ic, 1], oth[io, 1]]).astype(
+            np.float64)
 
     # -- work ---------------------------------------------------------------------------
     def take(self, job: Wait) -> bool:
@@ -255,7 +277,7 @@ class Pool:
             else:  # was queued nowhere (the common case): nothing to leave
                 job.active = False
             self.busy += 1
-            self._record()
+            self._busy_up.append(self.env._now)
             self.start_job(self, job)
             return True
         return False
@@ -264,7 +286,7 @@ class Pool:
         """Count ``job`` as waiting here and queue it (lower ``prio`` first, FIFO within a
         class; ``first`` puts it ahead of its class)."""
         self.waiting += 1
-        self._log.extend((self.env.now, self.busy, self.waiting, self.capacity))
+        self._wait_up.append(self.env._now)
         self._seq += 1
         heappush(self.queue, (prio, -self._seq if first else self._seq, job))
 
@@ -276,7 +298,7 @@ class Pool:
     def leave(self, job: Wait) -> None:
         """``job`` no longer waits here (taken here or at another tier)."""
         self.waiting -= 1
-        self._record()
+        self._wait_down.append(self.env._now)
 
     def _push(self, prio: int, job: Wait, first: bool) -> None:
         self._seq += 1
@@ -285,13 +307,13 @@ class Pool:
     def release(self) -> None:
         """A person finished a job: leave if the shift is over, else take the next job."""
         if self.busy > self.limit or self.int_queue:
-            self.busy -= 1
+            self._busy(-1)
             self._free()
             return
-        job = self._next()
+        job = self._next() if self.queue else None
         if job is None:
             self.busy -= 1
-            self._record()
+            self._busy_down.append(self.env._now)
         else:
             self.start_job(self, job)
 
@@ -300,25 +322,20 @@ class Pool:
         is over, else to an unfilled block, a waiting interruption or a waiting request."""
         if self.busy + self.other >= self.capacity:
             if self._drops:
-                self.overtime_min += self.env.now - self._drops.popleft()
+                self.overtime_min += self.env._now - self._drops.popleft()
                 self.overtime_jobs += 1
-            self._record()
             return
         if self.block_in < min(self.block_want, self.capacity):
             self.block_in += 1
             self._other(1)
             self._relimit()
-            self._record()
             return
         if self.int_queue:
             self._start_interruption(self.int_queue.popleft())
-            self._record()
             return
         job = self._next()
         if job is not None:
-            self.busy += 1
-        self._record()
-        if job is not None:
+            self._busy(1)
             self.start_job(self, job)
 
     def _relimit(self) -> None:
@@ -337,7 +354,7 @@ class Pool:
         """Apply a shift change (``headcount`` present, ``blocked`` of them wanted by
         scheduled blocks); idle people join blocks, then take waiting interruptions,
         then waiting requests."""
-        now = self.env.now
+        now = self.env._now
         self.callout = callout_min
         excess_before = max(0, self.busy + self.other - self.capacity)
         self.capacity = headcount
@@ -360,16 +377,14 @@ class Pool:
             k = min(idle, eff - self.block_in)
             self.block_in += k
             self._other(k)
-        self._record()
+        self._clog.extend((now, headcount))
         while self.int_queue and self.busy + self.other < self.capacity:
             self._start_interruption(self.int_queue.popleft())
-            self._record()
         while self.busy < self.limit:
             job = self._next()
             if job is None:
                 break
-            self.busy += 1
-            self._record()
+            self._busy(1)
             self.start_job(self, job)
 
     def _hand_over(self, n: int) -> None:
@@ -377,7 +392,7 @@ class Pool:
         (requests first, then interruptions, which wait first in line)."""
         while n > 0:
             if self.busy > 0 and self.suspend(self, False):
-                self.busy -= 1
+                self._busy(-1)
             elif self.ints:
                 self._set_aside_interruption()
             else:
@@ -393,22 +408,19 @@ class Pool:
         if self.busy < self.limit:
             self._start_interruption(duration)
         elif self.int_preempts and self.busy > 0 and self.suspend(self, False):
-            self.busy -= 1
+            self._busy(-1)
             self._start_interruption(duration)
         else:
             self.int_queue.append(duration)
-            return
-        self._record()
 
     def _start_interruption(self, duration: float) -> None:
         self._other(1)
         self.int_running += 1
         self._relimit()
-        ev = Timeout(self.env, duration)
-        ev.callbacks.append(self._interruption_done)
-        self.ints[ev] = self.env.now + duration
+        ev = call_in(self.env, duration, self._interruption_done)
+        self.ints[ev] = self.env._now + duration
 
-    def _interruption_done(self, ev: Event) -> None:
+    def _interruption_done(self, ev: Call) -> None:
         if self.ints.pop(ev, None) is None:  # set aside for an urgent request
             return
         self._other(-1)
@@ -428,7 +440,7 @@ class Pool:
     def _set_aside_interruption(self) -> None:
         ev = next(reversed(self.ints))
         end = self.ints.pop(ev)
-        self.int_queue.appendleft(max(0.0, end - self.env.now))
+        self.int_queue.appendleft(max(0.0, end - self.env._now))
         self._other(-1)
         self.int_running -= 1
         self._relimit()

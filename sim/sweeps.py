@@ -30,10 +30,9 @@ import pandas as pd
 
 from sim.config import Scenario, resolved_dict
 from sim.executors import Executor, make_executor
-from sim.experiment import ExperimentResult, summarise
+from sim.experiment import ExperimentSummary, simulate_summary, summarise
 from sim.io import atomic_write_frame, atomic_write_text
 from sim.levers import apply, grid
-from sim.model import simulate
 from sim.results import proportion_interval
 from sim.rundir import check_resumable, claim_kind, clean_temporary, lock_outdir
 from sim.staffing import scenario_weekly_cost
@@ -50,8 +49,9 @@ def replication_summary(scenario: Scenario, seed: int, replication: int) -> pd.D
 
     Columns: ``replication, community_type, stage, compliance, requests, unknown``.
     """
-    res = simulate(scenario, seed, replication)
-    exp = ExperimentResult.from_results(scenario, seed, [res])
+    # the worker keeps the request frame to itself: only counts come back
+    exp = ExperimentSummary(scenario, seed, [
+        simulate_summary(scenario, seed, replication, (None, "community_type"))])
     parts = [exp.compliance(None), exp.compliance("community_type")]
     table = pd.concat(parts, ignore_index=True)
     table = table.rename(columns={"group": "community_type", "mean": "compliance"})

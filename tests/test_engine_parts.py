@@ -143,24 +143,33 @@ def test_pool_takes_queues_and_releases_with_its_own_level_log() -> None:
     started: list[int] = []
     pool = Pool(env, 0, "desk", spec, lambda p, w: started.append(w.rid))
     pool.set_capacity(1, 0.0)
-    a, b, c = (Wait(r, 0, 1, [pool]) for r in range(3))
+    a, b, c, d = (Wait(r, 0, 1, [pool]) for r in range(4))
+    env.run(until=1.0)
     assert pool.take(a)
     assert not pool.take(b)
+    env.run(until=2.0)
     b.enqueue(pool)
+    env.run(until=3.0)
     c.enqueue(pool)
     c.reprioritise(0)  # c moves ahead of b
     assert (pool.busy, pool.waiting) == (1, 2)
+    env.run(until=4.0)
     pool.release()
     assert started == [0, 2]
     assert not c.active and b.active
+    env.run(until=5.0)
     pool.release()
+    env.run(until=6.0)
     pool.release()
     assert started == [0, 2, 1]
     assert (pool.busy, pool.waiting) == (0, 0)
-    # (time, busy, waiting, capacity) after each change, from the initial row
-    assert pool.levels()[:, 1:4].tolist() == [
-        [0, 0, 0], [0, 0, 1], [1, 0, 1], [1, 1, 1], [1, 2, 1], [1, 1, 1], [1, 0, 1],
-        [0, 0, 1],
+    env.run(until=7.0)
+    assert pool.take(d)  # taken and finished at one moment: one row, its levels after
+    pool.release()
+    # (time, busy, waiting, capacity, other) after the changes of each moment
+    assert pool.levels().tolist() == [
+        [0, 0, 0, 1, 0], [1, 1, 0, 1, 0], [2, 1, 1, 1, 0], [3, 1, 2, 1, 0], [4, 1, 1, 1, 0],
+        [5, 1, 0, 1, 0], [6, 0, 0, 1, 0], [7, 0, 0, 1, 0],
     ]
 
 

@@ -1,0 +1,114 @@
+"""A lean event core on SimPy's own clock and queue.
+
+The request engine schedules three to four timed callbacks per request.  As SimPy
+``Timeout`` events, each one builds an :class:`~simpy.events.Event` (delay check,
+callback list, a call to ``Environment.schedule``) and is processed through a call to
+``Environment.step``; over a zone-year that is a quarter of the run.  Here:
+
+* :func:`call_in` puts a bare :class:`Call` in SimPy's event queue with exactly the key a
+  ``Timeout`` would get, ``(now + delay, NORMAL, next id)``, so events run in the order
+  SimPy would run them, and SimPy processes and timeouts keep working beside them;
+* :class:`Environment` is ``simpy.Environment`` with the loop of ``run(until=<time>)``
+  written out (no method call per event); everything else is SimPy's.
+
+Both read SimPy's ``_now``, ``_queue`` and ``_eid`` (stable since SimPy 3);
+``tests/test_kernel.py`` checks the order against SimPy's own events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from heapq import heappop, heappush
+from typing import Any
+
+import simpy
+from simpy.core import StopSimulation
+from simpy.events import NORMAL, URGENT, Event
+
+__all__ = ["Call", "Environment", "call_in"]
+
+
+class Call:
+    """A callback due at a moment: the event SimPy's loop sees.
+
+    The callback is called with the :class:`Call` itself; its ``_value`` is the value
+    given to :func:`call_in` (as with ``Timeout(env, delay, value)``).  It holds the
+    callback alone, not a list: :class:`Environment` calls ``fn`` directly, and
+    ``callbacks`` gives SimPy's own ``step`` the list it expects.
+    """
+
+    __slots__ = ("_ok", "_value", "fn")
+
+    def __init__(self, fn: Callable[[Any], None], value: Any) -> None:
+        self.fn = fn
+        self._value = value
+        self._ok = True
+
+    @property
+    def callbacks(self) -> list[Callable[[Any], None]]:
+        return [self.fn]
+
+    @callbacks.setter
+    def callbacks(self, value: list[Callable[[Any], None]] | None) -> None:
+        if value:  # SimPy sets None once it has the list: nothing to keep
+            self.fn = value[0]
+
+
+def call_in(
+    env: simpy.Environment, delay: float, fn: Callable[[Any], None], value: Any = None
+) -> Call:
+    """Call ``fn(call)`` ``delay`` minutes from now, where a ``Timeout(env, delay, value)``
+    with ``fn`` as its callback would have run.
+
+    Raises
+    ------
+    ValueError
+        If ``delay`` is negative (as ``Timeout`` does).
+    """
+    if delay < 0:
+        raise ValueError(f"negative delay {delay}")
+    call = Call(fn, value)
+    queue: list[Any] = env._queue
+    heappush(queue, (env._now + delay, NORMAL, next(env._eid), call))
+    return call
+
+
+class Environment(simpy.Environment):
+    """``simpy.Environment`` whose ``run(until=<time>)`` processes events in a tight loop.
+
+    Same events in the same order, the same stop rule (an urgent event at ``until``,
+    so events due at ``until`` itself do not run) and the same failure handling as
+    SimPy's ``run``; ``run()`` and ``run(until=<event>)`` are SimPy's.
+    """
+
+    def run(self, until: float | Event | None = None) -> Any:
+        if until is None or isinstance(until, Event):
+            return super().run(until)
+        at = float(until)
+        if at <= self._now:
+            raise ValueError(f"until ({at}) must be greater than the current simulation time")
+        stop = Event(self)
+        stop._ok = True
+        stop._value = None
+        self.schedule(stop, URGENT, at - self._now)
+        queue: list[Any] = self._queue
+        try:
+            while True:
+                if not queue:  # pragma: no cover - the stop event is always queued
+                    raise RuntimeError("no scheduled events left before until")
+                self._now, _, _, event = heappop(queue)
+                if event.__class__ is Call:  # the engine's events: one callback, never fail
+                    event.fn(event)
+                    continue
+                if event is stop:
+                    stop.callbacks = None
+                    return None
+                callbacks, event.callbacks = event.callbacks, None
+                for callback in callbacks:
+                    callback(event)
+                if not event._ok and not hasattr(event, "_defused"):
+                    exc = type(event._value)(*event._value.args)
+                    exc.__cause__ = event._value
+                    raise exc
+        except StopSimulation as e:  # a process ended the run early (env.exit-style)
+            return e.args[0]

@@ -115,9 +115,12 @@ def run(
     resume: Annotated[bool, typer.Option(
         "--resume", help="finish an interrupted run in OUTDIR: run only missing replications"
     )] = False,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="PATH=VALUE: change one scenario value for this run (repeatable), "
+        "e.g. staff.technicians.day=3 or run.horizon_days=7")] = None,
 ) -> None:
     """Run replications of a scenario and write the results to OUTDIR."""
-    sc = _load(scenario)
+    sc = _with_settings(_load(scenario), set_ or [])
     n = sc.run.replications if replications is None else replications
     s = sc.run.seed if seed is None else seed
     if by not in BREAKDOWNS:
@@ -129,6 +132,26 @@ def run(
             _write_report(outdir)
     if interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)
+
+
+def _with_settings(sc: Scenario, specs: list[str]) -> Scenario:
+    """``sc`` with each ``--set PATH=VALUE`` applied (lever paths, :mod:`sim.levers`)."""
+    if not specs:
+        return sc
+    from sim.config import ScenarioError
+    from sim.levers import apply, parse_setting
+
+    updates: dict[str, object] = {}
+    for spec in specs:
+        try:
+            path, value = parse_setting(spec)
+        except ValueError as e:
+            raise _fail(f"--set {e}") from None
+        updates[path] = value
+    try:
+        return apply(sc, updates, "--set")
+    except ScenarioError as e:
+        raise _fail(" ".join(str(e).split())) from None
 
 
 def _run_into(outdir: Path, sc: Scenario, source: Path, n: int, seed: int, jobs: int,

@@ -84,6 +84,17 @@ def parse_vary(spec: str) -> tuple[str, list[Any]]:
     return path.strip(), parse_values(values)
 
 
+def parse_setting(spec: str) -> tuple[str, Any]:
+    """``path=value`` -> (path, value), the value read as YAML (``3``, ``0.5``, ``true``)."""
+    path, sep, text = spec.partition("=")
+    if not sep or not path.strip() or not text.strip():
+        raise ValueError(f"{spec!r}: expected PATH=VALUE, e.g. staff.technicians.day=3")
+    try:
+        return path.strip(), yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise ValueError(f"{spec!r}: cannot read the value {text.strip()!r}") from None
+
+
 def _child(node: Any, token: str, where: str) -> tuple[Any, Any]:
     """(container, key) of ``token`` inside ``node``."""
     if isinstance(node, dict):

@@ -82,21 +82,40 @@ def hours_text(hours: Iterable[int]) -> str:
 
 def failing_hours(hourly: pd.DataFrame, community_type: str, stage: str,
                   target: float) -> tuple[int, ...]:
-    """Hours whose mean compliance (across replications) of ``community_type`` x ``stage``
-    is below ``target``, when that is only part of the hours with requests; else ``()``.
+    """The band of hours (contiguous, wrapping at midnight) where ``community_type`` x
+    ``stage`` falls short of ``target``, when the other hours together meet it; else ``()``.
 
-    ``hourly`` holds rows of :data:`HOURLY` (columns ``community_type, stage, group,
-    compliance``; ``group`` the hour).
+    The band is the run of hours that holds the most misses beyond the target (a maximum
+    circular subarray of ``target x requests - met`` per hour, pooled over replications),
+    so a stray short hour elsewhere does not split it.  ``hourly`` holds rows of
+    :data:`HOURLY` (columns ``community_type, stage, group, compliance, requests``;
+    ``group`` the hour).
     """
     d = hourly[(hourly["community_type"] == community_type) & (hourly["stage"] == stage)]
     d = d.dropna(subset=["compliance"])
     if d.empty:
         return ()
-    mean = d.groupby(d["group"].astype(int))["compliance"].mean()
-    below = tuple(int(h) for h in mean.index[mean.to_numpy() < target])
-    if not below or len(below) == len(mean):
+    hour = d["group"].astype(int).to_numpy()
+    n = np.bincount(hour, weights=d["requests"].to_numpy(dtype=float), minlength=24)
+    met = np.bincount(hour, weights=(d["compliance"] * d["requests"]).to_numpy(dtype=float),
+                      minlength=24)
+    excess = target * n - met
+    best, band = 0.0, (0, 0)
+    for a in range(24):
+        run = 0.0
+        for length in range(1, 24):
+            run += excess[(a + length - 1) % 24]
+            if run > best + 1e-12:
+                best, band = run, (a, length)
+    if best <= 0:
         return ()
-    return below
+    hours = tuple((band[0] + i) % 24 for i in range(band[1]))
+    outside = np.ones(24, dtype=bool)
+    outside[list(hours)] = False
+    if n[outside].sum() == 0 or met[outside].sum() < target * n[outside].sum():
+        return ()
+    return tuple(h for h in sorted(hours, key=lambda h: (h - band[0]) % 24) if n[h] > 0) \
+        or ()
 
 
 def hourly_rows(tidy: pd.DataFrame) -> pd.DataFrame:
@@ -112,7 +131,7 @@ def binding(lcb: pd.DataFrame, hourly: pd.DataFrame | None = None) -> Binding | 
     d = lcb.dropna(subset=["margin"])
     if d.empty:
         return None
-    row = d.loc[d["margin"].idxmin()]
+    row = d.iloc[int(np.argmin(d["margin"].to_numpy(dtype=float)))]
     t, s = str(row["community_type"]), str(row["stage"])
     hours: tuple[int, ...] = ()
     if hourly is not None and len(hourly):
@@ -168,8 +187,8 @@ def uncovered(scenario: Scenario, community_type: str, stage: str,
               hours: Iterable[int] = range(24)) -> list[tuple[list[str], list[str],
                                                               tuple[int, ...]]]:
     """Categories of ``community_type`` (``all``: every type) whose staff for ``stage``
-    are off duty in some of ``hours``: ``(categories, kinds, off-duty hours)``, grouped by
-    kinds and hours."""
+    are off duty in some of ``hours``: ``(categories, kinds, every off-duty hour of the
+    day)``, grouped by kinds and hours."""
     types = {c.type for c in scenario.communities}
     mixes = [c.category_mix for c in scenario.communities
              if community_type == "all" or c.type == community_type or community_type
@@ -181,8 +200,8 @@ def uncovered(scenario: Scenario, community_type: str, stage: str,
         if not _stage_applies(scenario, cat, stage):
             continue
         kinds = stage_kinds(scenario, cat, stage)
-        off = tuple(sorted(wanted - on_duty_hours(scenario, community_type, kinds)))
-        if off:
+        off = tuple(sorted(set(range(24)) - on_duty_hours(scenario, community_type, kinds)))
+        if set(off) & wanted:  # the whole off-duty band, when it touches the failing hours
             groups.setdefault((tuple(kinds), off), []).append(cat)
     return [(cats, list(kinds), off) for (kinds, off), cats in groups.items()]
 

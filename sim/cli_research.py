@@ -154,11 +154,16 @@ def optimize_cmd(
         raise _interrupted(outdir, "evaluations") from None
     _print_frontier(res)
     if res.best is None:
+        for line in res.failure:
+            out.print(f"not met: {line}")
         raise fail("no staffing within the lever ranges meets the targets", 1)
     chosen = ", ".join(f"{k}={v}" for k, v in zip(res.levers, res.best.values, strict=True))
     status = "confirmed" if res.confirmed else "NOT confirmed"
     out.print(f"cheapest staffing: {chosen} — weekly cost {res.best.cost:.0f}; "
               f"{status} with {replications} fresh replications")
+    if res.best.binding is not None:
+        b = res.best.binding
+        out.print(f"binding: {b.text()} (margin {100 * b.margin:+.1f} pts)")
     if not res.confirmed:
         raise typer.Exit(1)
 
@@ -166,12 +171,15 @@ def optimize_cmd(
 def _print_frontier(res: OptimizeResult) -> None:
     frontier = res.frontier() if res.evaluations else None
     table = Table(title=f"explored staffing ({res.replications_run} replications)")
-    for c in [*res.levers, "weekly cost", "feasible", "worst margin", "pareto"]:
-        table.add_column(c, justify="right")
+    from sim.sweeps import lever_aliases
+
+    names = lever_aliases(res.levers)
+    for c in [*names.values(), "weekly cost", "feasible", "binding", "margin", "pareto"]:
+        table.add_column(c, justify="left" if c == "binding" else "right")
     for _, r in (frontier.iterrows() if frontier is not None else iter([])):
         table.add_row(*[str(r[k]) for k in res.levers], f"{r['weekly_cost']:.0f}",
-                      "yes" if r["feasible"] else "no", f"{100 * r['worst_margin']:+.1f} pts",
-                      "*" if r["pareto"] else "")
+                      "yes" if r["feasible"] else "no", str(r["binding"]),
+                      f"{100 * r['worst_margin']:+.1f} pts", "*" if r["pareto"] else "")
     out.print(table)
 
 

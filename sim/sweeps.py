@@ -39,25 +39,94 @@ from sim.rundir import check_resumable, claim_kind, clean_temporary, lock_outdir
 from sim.staffing import scenario_weekly_cost
 
 
+def lever_aliases(paths: Sequence[str]) -> dict[str, str]:
+    """Short, unambiguous column names for lever paths: path -> alias.
+
+    The alias is the shortest tail of the path (at least two parts when the path has
+    them, without ``staff``, ``shifts`` and a final ``headcount``) that no other path
+    shares, so ``staff.technicians.shifts.day.headcount`` becomes ``technicians.day`` and
+    ``run.horizon_days`` stays ``run.horizon_days``.
+    """
+    def parts(path: str) -> list[str]:
+        t = path.split(".")
+        if t[-1] == "headcount" and len(t) > 1:
+            t = t[:-1]
+        if t[0] == "staff" and len(t) > 2:
+            t = [x for i, x in enumerate(t[1:]) if not (x == "shifts" and i > 0)]
+        return t
+
+    split = {p: parts(p) for p in paths}
+    out: dict[str, str] = {}
+    for p, t in split.items():
+        alias = ".".join(t)
+        for k in range(min(2, len(t)), len(t) + 1):
+            tail = ".".join(t[-k:])
+            if sum(".".join(u[-k:]) == tail for u in split.values()) == 1:
+                alias = tail
+                break
+        out[p] = alias
+    if len(set(out.values())) < len(out):  # two paths that mean the same thing
+        return {p: p for p in paths}
+    return out
+
+
 def staffing_cost_per_week(scenario: Scenario) -> float:
     """Weekly cost of all staff: hourly cost x on-duty staff-hours x cost factor, summed
     over every run-time pool (a community-scope pool counts once per community)."""
     return scenario_weekly_cost(scenario)
 
 
-def replication_summary(scenario: Scenario, seed: int, replication: int) -> pd.DataFrame:
+def replication_summary(scenario: Scenario, seed: int, replication: int,
+                        breakdowns: Sequence[str] = ()) -> pd.DataFrame:
     """Run one replication; return compliance per community type (and ``all``) x stage.
 
-    Columns: ``replication, community_type, stage, compliance, requests, unknown``.
+    Columns: ``replication, community_type, stage, compliance, requests, unknown``.  With
+    ``breakdowns`` (request columns such as ``hour`` or ``category``, or
+    ``community_type+hour`` for hours within each type), two more columns, ``by`` and
+    ``group``, hold each breakdown's rows (``community_type`` is ``all`` unless the
+    breakdown is within types); the rows above have ``by`` and ``group`` empty.
     """
     res = simulate(scenario, seed, replication)
     exp = ExperimentResult.from_results(scenario, seed, [res])
+    return summary_rows(exp, replication, breakdowns)
+
+
+def summary_rows(exp: ExperimentResult, replication: int,
+                 breakdowns: Sequence[str] = ()) -> pd.DataFrame:
+    """:func:`replication_summary` of one finished replication."""
+    cols = ["replication", "community_type", "stage", "compliance", "requests", "unknown"]
+    within = [b.split("+", 1)[1] for b in breakdowns if b.startswith("community_type+")]
+    if within:  # a key column per breakdown within types, added before any table is read
+        exp.requests = exp.requests.assign(**{
+            f"_type_{b}": exp.requests["community_type"].astype(str) + "|"
+            + exp.requests[b].astype(str) for b in within})
     parts = [exp.compliance(None), exp.compliance("community_type")]
     table = pd.concat(parts, ignore_index=True)
     table = table.rename(columns={"group": "community_type", "mean": "compliance"})
     table.insert(0, "replication", replication)
-    return table[["replication", "community_type", "stage", "compliance", "requests",
-                  "unknown"]]
+    if not breakdowns:
+        return table[cols]
+    table = table[cols].assign(by="", group="")
+    frames = [table]
+    for b in breakdowns:
+        if b.startswith("community_type+"):
+            inner = b.split("+", 1)[1]
+            typed = exp.compliance(f"_type_{inner}")
+            split = typed["group"].astype(str).str.split("|", n=1)
+            t = pd.concat([exp.compliance(inner).assign(community_type="all"),
+                           typed.assign(community_type=split.str[0], group=split.str[1])],
+                          ignore_index=True)
+        else:
+            t = exp.compliance(b).assign(community_type="all")
+        t = t.rename(columns={"mean": "compliance"})
+        t.insert(0, "replication", replication)
+        frames.append(t[cols].assign(by=b, group=t["group"].astype(str)))
+    return pd.concat(frames, ignore_index=True)
+
+
+def main_rows(tidy: pd.DataFrame) -> pd.DataFrame:
+    """The rows per community type (and ``all``) x stage, without breakdown rows."""
+    return tidy[tidy["by"] == ""] if "by" in tidy.columns else tidy
 
 
 def aggregate(tidy: pd.DataFrame, keys: Sequence[str], level: float = 0.95) -> pd.DataFrame:
@@ -68,6 +137,7 @@ def aggregate(tidy: pd.DataFrame, keys: Sequence[str], level: float = 0.95) -> p
     ``halfwidth`` is half its width.
     """
     k = [*keys, "community_type", "stage"]
+    tidy = main_rows(tidy)
     decided = tidy.dropna(subset=["compliance"])
     out = summarise(decided, k, "compliance", level)
     std = decided.groupby(k, observed=True, sort=True)["compliance"].std().fillna(0.0)
@@ -148,19 +218,21 @@ def run_points(
     max_replications: int = 100,
     on_point: Callable[[Point], None] | None = None,
     on_replication: Callable[[Point, int], None] | None = None,
+    breakdowns: Sequence[str] = (),
 ) -> None:
     """Run replications of every point until done (or precise enough), in parallel.
 
     Replications ``0..replications-1`` of every point are submitted first.  With a
     ``target_halfwidth``, a point whose widest CI is still wider gets more replications
     (estimated from the 1/sqrt(n) law, at most ``max_replications`` in all).
+    ``breakdowns`` go to :func:`replication_summary`.
     """
     handles: dict[Any, tuple[Point, int]] = {}
 
     def submit(p: Point, reps: range) -> None:
         for r in reps:
             p.pending.add(r)
-            h = executor.submit(replication_summary, p.scenario, seed, r)
+            h = executor.submit(replication_summary, p.scenario, seed, r, tuple(breakdowns))
             handles[h] = (p, r)
 
     for p in points:

@@ -32,6 +32,7 @@ from sim.stages import OUTCOMES
 
 if TYPE_CHECKING:
     from sim.optimiser import OptimizeResult
+    from sim.sweeps import SweepResult
 
 
 def _parse_levers(specs: list[str], option: str) -> dict[str, list[Any]]:
@@ -60,16 +61,34 @@ def sweep_cmd(
     target_halfwidth: Annotated[float | None, typer.Option(
         help="add replications until every 95% CI half-width is at most this")] = None,
     max_replications: Annotated[int, typer.Option(min=2)] = 100,
+    baseline: Annotated[list[str] | None, typer.Option(
+        "--baseline", help="PATH=VALUE: the point differences are taken from (repeatable); "
+        "default the scenario's own values")] = None,
 ) -> None:
-    """Run a staffing grid with common random numbers; every point is saved as it ends."""
+    """Run a staffing grid with common random numbers; every point is saved as it ends.
+
+    Prints joint compliance per point and the paired difference of every point from a
+    baseline per community type and stage (same seeds per replication, so the
+    differences are paired and their intervals narrow)."""
+    from sim.levers import parse_setting
     from sim.sweeps import sweep
 
     sc = load(scenario)
     levers = _parse_levers(vary, "--vary")
+    base: dict[str, Any] = {}
+    for spec in baseline or []:
+        try:
+            path, value = parse_setting(spec)
+        except ValueError as e:
+            raise fail(f"--baseline {e}") from None
+        if path not in levers:
+            raise fail(f"--baseline {path}: not one of the --vary levers "
+                       f"({', '.join(levers)})")
+        base[path] = value
     try:
         with writing(outdir, resumable=True), progress(("points", "replications")) as update:
             res = sweep(sc, levers, replications, seed, jobs, dask, outdir, resume,
-                        target_halfwidth, max_replications, update)
+                        target_halfwidth, max_replications, update, base or None)
     except (ScenarioError, FileExistsError, ValueError, OutdirError) as err:
         raise fail(str(err)) from None
     except KeyboardInterrupt:
@@ -77,7 +96,7 @@ def sweep_cmd(
     s = res.summary
     s = s[(s["community_type"] == "all") & (s["stage"] == "joint")]
     table = Table(title="joint 2341 compliance per point (all community types)")
-    for c in [*res.levers, "weekly cost", "joint", "95% CI", "reps"]:
+    for c in [*res.aliases.values(), "weekly cost", "joint", "95% CI", "reps"]:
         table.add_column(c, justify="right")
     for _, r in s.iterrows():
         table.add_row(*[str(r[k]) for k in res.levers], f"{r['weekly_cost']:.0f}",
@@ -85,8 +104,36 @@ def sweep_cmd(
                       f"[{100 * r['ci_low']:.1f}, {100 * r['ci_high']:.1f}]",
                       str(r["replications"]))
     out.print(table)
+    out.print(paired_table(res))
+    legend = "; ".join(f"{a} = {p}" for p, a in res.aliases.items() if a != p)
+    if legend:
+        out.print(f"levers: {legend}")
     out.print(f"{res.replications_run} replications run; tables in {outdir}/ "
-                  "(sweep_tidy.*, sweep_summary.*)")
+              "(sweep_tidy.*, sweep_summary.*, sweep_paired.*)")
+
+
+def paired_table(res: SweepResult) -> Table:
+    """Paired differences from the baseline: a row per point x community type, a column
+    per stage (percentage points ± paired 95% CI half-width)."""
+    from sim.paired import fmt_difference
+
+    p = res.paired
+    names = list(res.aliases.values())
+    base = ", ".join(f"{res.aliases[k]}={v}" for k, v in res.baseline.items())
+    table = Table(title=f"difference from the baseline ({base}), percentage points ± paired "
+                        "95% CI")
+    stages = [st for st in OUTCOMES if st in set(p["stage"])] if len(p) else []
+    for c in [*names, "community type", *stages]:
+        table.add_column(c, justify="right")
+    if not len(p):
+        return table
+    for _, d in p.groupby(["point", "community_type"], sort=False):
+        first = d.iloc[0]
+        cells = {str(st): fmt_difference(float(diff), float(hw)) for st, diff, hw in zip(
+            d["stage"], d["difference"], d["halfwidth"], strict=True)}
+        table.add_row(*[str(first[n]) for n in names], str(first["community_type"]),
+                      *[cells.get(st, "n/a") for st in stages])
+    return table
 
 
 def _parse_targets(text: str) -> dict[str, float]:

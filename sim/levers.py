@@ -138,6 +138,22 @@ def set_path(data: dict[str, Any], path: str, value: Any) -> None:
             node = node["shifts"]  # shortcut staff.<pool>.<shift>
 
 
+def get_path(data: dict[str, Any], path: str) -> Any:
+    """The value at ``path`` in plain scenario data (a shift's headcount for a shift)."""
+    tokens = path.split(".")
+    node: Any = data
+    where = ""
+    for i, tok in enumerate(tokens):
+        container, key = _child(node, tok, where or "(top level)")
+        where = f"{where}.{tok}" if where else tok
+        node = container[key]
+        if tokens[0] == "staff" and i == 1 and isinstance(node, dict) and len(tokens) == 3:
+            node = node["shifts"]  # shortcut staff.<pool>.<shift>
+    if isinstance(node, dict) and "headcount" in node:
+        return node["headcount"]
+    return node
+
+
 def apply(base: Scenario, updates: Mapping[str, Any], source: str = "--vary") -> Scenario:
     """A new scenario with ``updates`` (path -> value) applied and re-validated."""
     data = copy.deepcopy(resolved_dict(base))

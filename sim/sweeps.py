@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.config import Scenario, resolved_dict
+from sim.config import Scenario, ScenarioError, resolved_dict
 from sim.executors import Executor, make_executor
 from sim.experiment import ExperimentResult, summarise
 from sim.io import atomic_write_frame, atomic_write_text
@@ -67,6 +67,20 @@ def lever_aliases(paths: Sequence[str]) -> dict[str, str]:
         out[p] = alias
     if len(set(out.values())) < len(out):  # two paths that mean the same thing
         return {p: p for p in paths}
+    return out
+
+
+def own_values(scenario: Scenario, levers: Mapping[str, Any]) -> dict[str, Any]:
+    """The scenario's own value of each lever path."""
+    from sim.levers import get_path
+
+    data = resolved_dict(scenario)
+    out = {}
+    for path in levers:
+        try:
+            out[path] = get_path(data, path)
+        except KeyError as err:
+            raise ScenarioError(f"--vary {path}: {err.args[0]}") from None
     return out
 
 
@@ -191,6 +205,29 @@ class SweepResult:
     levers: list[str]
     tidy: pd.DataFrame
     replications_run: int
+    baseline: dict[str, Any] = field(default_factory=dict)
+    """Lever values of the point every other point is compared with."""
+    baseline_tidy: pd.DataFrame | None = None
+    """The baseline's per-replication table (a grid point's, or its own run)."""
+
+    @property
+    def aliases(self) -> dict[str, str]:
+        """Lever path -> short column name (:func:`lever_aliases`)."""
+        return lever_aliases(self.levers)
+
+    @property
+    def paired(self) -> pd.DataFrame:
+        """Difference from the baseline per point x community type x stage, with the
+        paired 95% CI and, for contrast, the unpaired one's half-width; lever columns
+        under their aliases."""
+        from sim.paired import paired_differences
+
+        if self.baseline_tidy is None:
+            return pd.DataFrame()
+        keys = ["point", *self.levers, "weekly_cost"]
+        out = paired_differences(self.tidy, self.baseline_tidy, keys)
+        out = out.sort_values(["point", "community_type"], kind="stable")
+        return out.rename(columns=self.aliases).reset_index(drop=True)
 
     @property
     def per_replication(self) -> pd.DataFrame:
@@ -272,12 +309,16 @@ class SweepStore:
 
     @staticmethod
     def key_of(base: Scenario, levers: Mapping[str, Sequence[Any]], seed: int,
-               replications: int, target_halfwidth: float | None, max_reps: int) -> str:
+               replications: int, target_halfwidth: float | None, max_reps: int,
+               baseline: dict[str, Any] | None = None) -> str:
         """A short hash of everything that decides a sweep's results."""
-        blob = json.dumps({"scenario": resolved_dict(base), "levers": {
-            k: list(v) for k, v in levers.items()}, "seed": seed, "replications": replications,
-            "target_halfwidth": target_halfwidth, "max_replications": max_reps},
-            sort_keys=True, default=str)
+        problem: dict[str, Any] = {
+            "scenario": resolved_dict(base), "levers": {k: list(v) for k, v in levers.items()},
+            "seed": seed, "replications": replications,
+            "target_halfwidth": target_halfwidth, "max_replications": max_reps}
+        if baseline:
+            problem["baseline"] = baseline
+        blob = json.dumps(problem, sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def open(self, points: Sequence[Point], resume: bool) -> dict[int, pd.DataFrame]:
@@ -324,7 +365,8 @@ class SweepStore:
     def write_tables(self, result: SweepResult) -> None:
         """``sweep_tidy``, ``sweep_replications`` and ``sweep_summary`` (Parquet and CSV)."""
         for name, df in (("sweep_tidy", result.tidy), ("sweep_replications",
-                         result.per_replication), ("sweep_summary", result.summary)):
+                         result.per_replication), ("sweep_summary", result.summary),
+                         ("sweep_paired", result.paired)):
             atomic_write_frame(self.outdir / f"{name}.parquet", df)
             atomic_write_frame(self.outdir / f"{name}.csv", df)
 
@@ -370,6 +412,7 @@ def sweep(
     target_halfwidth: float | None = None,
     max_replications: int = 100,
     progress: Callable[[str, int, int], None] | None = None,
+    baseline: Mapping[str, Any] | None = None,
 ) -> SweepResult:
     """Run ``replications`` of every combination of ``levers`` (path -> values).
 
@@ -395,6 +438,10 @@ def sweep(
     progress:
         Called as ``progress(kind, done, total)`` with kind ``"points"`` or
         ``"replications"``.
+    baseline:
+        Lever values of the point others are compared with (``.paired``); levers left
+        out take the scenario's own values.  When it is not a grid point it is run as
+        well (same seeds), but is not part of ``.tidy``.
 
     Returns
     -------
@@ -404,13 +451,22 @@ def sweep(
     """
     seed = scenario.run.seed if seed is None else seed
     points = [Point(i, c, apply(scenario, c)) for i, c in enumerate(grid(levers))]
+    base_values = {**own_values(scenario, levers), **(baseline or {})}
+    base = next((p for p in points if p.levers == base_values), None)
+    extra = None  # the baseline's index when it is not a grid point
+    if base is None:
+        base = Point(len(points), base_values, apply(scenario, base_values, "--baseline"))
+        extra = base.index
+        points.append(base)
     store = None
     done: dict[int, pd.DataFrame] = {}
     if outdir is not None:
         store = SweepStore(Path(outdir), SweepStore.key_of(
-            scenario, levers, seed, replications, target_halfwidth, max_replications),
+            scenario, levers, seed, replications, target_halfwidth, max_replications,
+            dict(baseline) if baseline else None),
             {"seed": seed, "replications": replications,
-             "levers": {k: list(v) for k, v in levers.items()}, "points": len(points)})
+             "levers": {k: list(v) for k, v in levers.items()}, "points": len(points),
+             "aliases": lever_aliases(list(levers)), "baseline": base_values})
         done = store.open(points, resume)
     try:
         todo = [p for p in points if p.index not in done]
@@ -430,8 +486,9 @@ def sweep(
                            max_replications, on_point, tally.replication)
             finally:
                 executor.close()
-        tidy = pd.concat([done[i] for i in sorted(done)], ignore_index=True)
-        result = SweepResult(list(levers), tidy, tally.replications)
+        tidy = pd.concat([done[i] for i in sorted(done) if i != extra], ignore_index=True)
+        result = SweepResult(list(levers), tidy, tally.replications, base_values,
+                             done[base.index])
         if store is not None:
             store.write_tables(result)
     finally:
@@ -440,4 +497,5 @@ def sweep(
     return result
 
 
-__all__ = ["SweepResult", "SweepStore", "aggregate", "replication_summary", "sweep"]
+__all__ = ["SweepResult", "SweepStore", "aggregate", "lever_aliases", "replication_summary",
+           "sweep"]

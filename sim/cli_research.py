@@ -31,6 +31,8 @@ from sim.rundir import OutdirError
 from sim.stages import OUTCOMES
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from sim.optimiser import OptimizeResult
     from sim.sweeps import SweepResult
 
@@ -238,20 +240,32 @@ def compare_cmd(
     jobs: Jobs = None,
     dask: Dask = None,
     output: Annotated[Path | None, typer.Option("-o", "--output", help="CSV file")] = None,
+    by: Annotated[str, typer.Option(
+        "--by", help="break down by community_type, hour, category, channel, community, "
+        "street, weekday or priority")] = "community_type",
+    outdir: Annotated[Path | None, typer.Option(
+        "--outdir", help="also write compare.csv and compare.json here, for `sim report`")
+    ] = None,
 ) -> None:
     """Paired difference in compliance (ALTERNATIVE - BASE) under common random numbers."""
-    from sim.comparison import compare, describe
+    from sim.comparison import ComparisonError, compare, describe
     from sim.io import atomic_write_frame
 
     a, b = load(base), load(alternative)
-    table_df = compare(a, b, replications, seed, jobs, dask)
-    table = Table(title=f"{alternative.name} vs {base.name}: compliance difference, "
-                        "paired 95% CI (percentage points)")
-    for c in ("community type", "stage", "base", "alternative", "difference"):
-        table.add_column(c, justify="right")
-    for _, r in table_df.iterrows():
-        table.add_row(r["community_type"], r["stage"], f"{100 * r['base']:.1f}%",
-                      f"{100 * r['alternative']:.1f}%", describe(r).split(" ", 1)[1])
+    try:
+        table_df = compare(a, b, replications, seed, jobs, dask, by=by)
+    except ComparisonError as e:
+        raise fail(str(e)) from None
+    if by == "community_type":
+        table = Table(title=f"{alternative.name} vs {base.name}: compliance difference, "
+                            "paired 95% CI (percentage points)")
+        for c in ("community type", "stage", "base", "alternative", "difference"):
+            table.add_column(c, justify="right")
+        for _, r in table_df.iterrows():
+            table.add_row(r["community_type"], r["stage"], f"{100 * r['base']:.1f}%",
+                          f"{100 * r['alternative']:.1f}%", describe(r).split(" ", 1)[1])
+    else:
+        table = by_table(table_df, by, f"{alternative.name} vs {base.name}")
     out.print(table)
     cost = table_df.iloc[0]
     out.print(f"weekly staff cost: base {cost['base_cost']:.0f}, alternative "
@@ -259,6 +273,34 @@ def compare_cmd(
     if output is not None:
         with writing(output):
             atomic_write_frame(output, table_df)
+    if outdir is not None:
+        from sim.comparison import save_comparison
+
+        with writing(outdir):
+            try:
+                save_comparison(outdir, table_df, by, str(base), str(alternative),
+                                a.name, b.name)
+            except OutdirError as e:
+                raise fail(str(e)) from None
+        out.print(f"Outputs in {outdir}/")
+
+
+def by_table(df: pd.DataFrame, by: str, title: str) -> Table:
+    """A row per group: base and alternative share and paired difference of each stage."""
+    from sim.paired import fmt_difference
+
+    stages = [st for st in OUTCOMES if st in set(df["stage"])]
+    table = Table(title=f"{title} by {by}: base → alternative, difference ± paired 95% CI "
+                        "(percentage points)")
+    table.add_column(by, justify="right")
+    for st in stages:
+        table.add_column(st, justify="right")
+    for group, d in df.groupby(by, sort=False):
+        cells = {str(r["stage"]): f"{100 * r['base']:.0f}→{100 * r['alternative']:.0f}% "
+                 f"{fmt_difference(r['difference'], r['halfwidth'])}"
+                 for _, r in d.iterrows()}
+        table.add_row(str(group), *[cells.get(st, "n/a") for st in stages])
+    return table
 
 
 def register_research(app: typer.Typer) -> None:

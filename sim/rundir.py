@@ -37,6 +37,7 @@ KIND_SIGNS: dict[str, tuple[str, ...]] = {
     "calibrate": ("fit.csv", "fit_report.html"),
     "audit": ("audit.html", "dropped.csv"),
     "sensitivity": ("sensitivity.json", "sensitivity_oat.csv", "sensitivity_morris.csv"),
+    "compare": ("compare.json",),
 }
 """Output kinds, each with names that mark a folder as holding that kind."""
 _held: list[int] = []  # lock descriptors held by this process (workers close their copy)

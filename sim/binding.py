@@ -114,8 +114,7 @@ def failing_hours(hourly: pd.DataFrame, community_type: str, stage: str,
     outside[list(hours)] = False
     if n[outside].sum() == 0 or met[outside].sum() < target * n[outside].sum():
         return ()
-    return tuple(h for h in sorted(hours, key=lambda h: (h - band[0]) % 24) if n[h] > 0) \
-        or ()
+    return hours
 
 
 def hourly_rows(tidy: pd.DataFrame) -> pd.DataFrame:

@@ -238,18 +238,24 @@ def _data_lines(text: str) -> list[str]:
 
 @app.command("report")
 def report_cmd(
-    outdir: Annotated[Path, typer.Argument(help="a run directory written by `sim run`")],
+    outdir: Annotated[Path, typer.Argument(
+        help="a folder written by `sim run`, `sim sweep`, `sim optimize -o` or "
+        "`sim compare --outdir`")],
 ) -> None:
     """Write OUTDIR/report.html: one self-contained page (tables and figures) to share."""
+    from sim.rundir import folder_kind
+
+    kind = folder_kind(outdir) if outdir.is_dir() else None
     with writing(outdir):
-        _write_report(outdir)
+        _write_report(outdir, kind or "run")
 
 
-def _write_report(outdir: Path) -> None:
+def _write_report(outdir: Path, kind: str = "run") -> None:
     from sim.html_report import ReportError, write_report
+    from sim.research_report import write_research_report
 
     try:
-        path = write_report(outdir)
+        path = write_report(outdir) if kind == "run" else write_research_report(outdir, kind)
     except ReportError as e:
         raise _fail(str(e)) from None
     out.print(f"Report: {path}")

@@ -30,11 +30,9 @@ import pandas as pd
 
 from sim.config import Scenario, ScenarioError, resolved_dict
 from sim.executors import Executor, make_executor
-from sim.experiment import ExperimentResult, summarise
 from sim.io import atomic_write_frame, atomic_write_text
 from sim.levers import apply, grid
-from sim.model import simulate
-from sim.results import proportion_interval
+from sim.results import ExperimentResult, proportion_interval, summarise
 from sim.rundir import check_resumable, claim_kind, clean_temporary, lock_outdir
 from sim.staffing import scenario_weekly_cost
 
@@ -100,6 +98,8 @@ def replication_summary(scenario: Scenario, seed: int, replication: int,
     ``group``, hold each breakdown's rows (``community_type`` is ``all`` unless the
     breakdown is within types); the rows above have ``by`` and ``group`` empty.
     """
+    from sim.model import simulate  # here, so reading a sweep never imports the engine
+
     res = simulate(scenario, seed, replication)
     exp = ExperimentResult.from_results(scenario, seed, [res])
     return summary_rows(exp, replication, breakdowns)
@@ -466,7 +466,8 @@ def sweep(
             dict(baseline) if baseline else None),
             {"seed": seed, "replications": replications,
              "levers": {k: list(v) for k, v in levers.items()}, "points": len(points),
-             "aliases": lever_aliases(list(levers)), "baseline": base_values})
+             "aliases": lever_aliases(list(levers)), "baseline": base_values,
+             "baseline_point": base.index, "scenario_name": scenario.name})
         done = store.open(points, resume)
     try:
         todo = [p for p in points if p.index not in done]

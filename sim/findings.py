@@ -88,8 +88,8 @@ def findings(exp: ExperimentResult) -> list[str]:
         lines.append(f"Its misses concentrate {hours_text(band)}: {100 * share_in:.1f}% of "
                      f"requests raised then met it, against {100 * share_out:.1f}% at other "
                      "hours.")
-        for cats, kinds, off in uncovered(exp.scenario, who, stage, band):
-            lines.append(f"No staff kind that handles {', '.join(cats)} "
+        for names, kinds, off in uncovered(exp.scenario, who, stage, band):
+            lines.append(f"No staff kind that handles {', '.join(names)} "
                          f"({' or '.join(kinds)}) is on duty {hours_text(off)}.")
     cats = exp.compliance("category")
     cats = cats[cats["stage"] == stage].assign(

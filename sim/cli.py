@@ -160,6 +160,7 @@ def _run_into(outdir: Path, sc: Scenario, source: Path, n: int, seed: int, jobs:
     from sim import __version__
     from sim.experiment import ExperimentResult, run_replications
     from sim.io import atomic_write_text, resolved_yaml, save_replication, write_outputs
+    from sim.progress import day_channel, days_per_replication
 
     resolved = resolved_yaml(sc, seed, n, str(source))
     done = _resumable(outdir, resolved, n, resume)
@@ -171,13 +172,15 @@ def _run_into(outdir: Path, sc: Scenario, source: Path, n: int, seed: int, jobs:
     interrupted = False
     with bar() as progress:
         task = progress.add_task(f"{sc.name}: replications", total=n, completed=len(done))
+        days = progress.add_task("simulated days", total=len(todo) * days_per_replication(sc))
 
         def saved(res: SimulationResult) -> None:
             save_replication(outdir, res)
             progress.advance(task)
 
         try:
-            results = run_replications(sc, todo, seed, jobs, on_result=saved, dask=dask)
+            with day_channel(lambda d: progress.update(days, completed=d)):
+                results = run_replications(sc, todo, seed, jobs, on_result=saved, dask=dask)
             exp = (_load_parts(outdir, sc, seed) if done
                    else ExperimentResult.from_results(sc, seed, results))
         except KeyboardInterrupt:

@@ -73,6 +73,7 @@ def sweep_cmd(
     baseline per community type and stage (same seeds per replication, so the
     differences are paired and their intervals narrow)."""
     from sim.levers import parse_setting
+    from sim.progress import days_per_replication
     from sim.sweeps import sweep
 
     sc = load(scenario)
@@ -88,7 +89,8 @@ def sweep_cmd(
                        f"({', '.join(levers)})")
         base[path] = value
     try:
-        with writing(outdir, resumable=True), progress(("points", "replications")) as update:
+        with writing(outdir, resumable=True), progress(
+                ("points", "replications"), days_per_replication(sc)) as update:
             res = sweep(sc, levers, replications, seed, jobs, dask, outdir, resume,
                         target_halfwidth, max_replications, update, base or None)
     except (ScenarioError, FileExistsError, ValueError, OutdirError) as err:
@@ -183,6 +185,7 @@ def optimize_cmd(
 ) -> None:
     """Find the cheapest staffing whose lower confidence bounds meet the targets."""
     from sim.optimiser import optimize
+    from sim.progress import days_per_replication
 
     sc = load(scenario)
     targets = _parse_targets(target)
@@ -193,7 +196,8 @@ def optimize_cmd(
     if resume and outdir is None:
         raise fail("--resume needs the -o/--outdir of the interrupted search")
     try:
-        with writing(outdir or Path("."), resumable=outdir is not None):
+        with writing(outdir or Path("."), resumable=outdir is not None), progress(
+                (), days_per_replication(sc)):
             res = optimize(sc, ranges, targets, confidence, replications, seed, jobs, dask,
                            by_type=not overall, progress=lambda m: say("optimize", m, "cyan"),
                            outdir=outdir, resume=resume)
@@ -250,10 +254,14 @@ def compare_cmd(
     """Paired difference in compliance (ALTERNATIVE - BASE) under common random numbers."""
     from sim.comparison import ComparisonError, compare, describe
     from sim.io import atomic_write_frame
+    from sim.progress import days_per_replication
 
     a, b = load(base), load(alternative)
+    n = replications if replications is not None else a.run.replications
     try:
-        table_df = compare(a, b, replications, seed, jobs, dask, by=by)
+        with progress(("replications",), days_per_replication(a)) as update:
+            update("replications", 0, 2 * n)
+            table_df = compare(a, b, replications, seed, jobs, dask, by=by)
     except ComparisonError as e:
         raise fail(str(e)) from None
     if by == "community_type":

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from sim.config import Scenario
-from sim.model import simulate
+from sim.progress import simulate_reporting
 from sim.results import (
     DEFAULT_BREAKDOWNS,
     ExperimentResult,
@@ -49,7 +49,7 @@ def run_replications(
     done: dict[int, SimulationResult] = {}
     executor = make_executor(max(1, min(jobs, len(reps))), dask)
     try:
-        handles = {executor.submit(simulate, scenario, seed, r): r for r in reps}
+        handles = {executor.submit(simulate_reporting, scenario, seed, r): r for r in reps}
         for _, res in executor.as_completed(set(handles)):
             done[res.replication] = res
             if on_result:

@@ -8,6 +8,7 @@ tiers of pools, drives shift changes, runs SimPy to the horizon and hands the re
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Callable, Generator
 
 import numpy as np
 import simpy
@@ -188,7 +189,8 @@ def _plan_track(scenario: Scenario, req: RequestTable) -> PlanTrack | None:
 
 
 def simulate(
-    scenario: Scenario, seed: int | None = None, replication: int = 0
+    scenario: Scenario, seed: int | None = None, replication: int = 0,
+    on_day: Callable[[int], None] | None = None,
 ) -> SimulationResult:
     """Run one replication and return its records.
 
@@ -200,6 +202,9 @@ def simulate(
         Root seed; ``None`` uses ``scenario.run.seed``.
     replication:
         Replication index: each index has independent random streams.
+    on_day:
+        Called with the number of simulated days done at the end of each day (for
+        progress displays); it cannot change the results.
 
     Returns
     -------
@@ -210,7 +215,18 @@ def simulate(
     seed = scenario.run.seed if seed is None else seed
     communities = list(scenario.expanded_communities())
     req = generate(scenario, communities, Streams(seed, replication))
-    return run_requests(scenario, communities, req, seed, replication)
+    return run_requests(scenario, communities, req, seed, replication, on_day)
+
+
+def _day_ticks(env: simpy.Environment,
+               on_day: Callable[[int], None]) -> Generator[Event, None, None]:
+    """Call ``on_day(days done)`` at each simulated midnight; touches nothing else, so the
+    other events keep their order and the results do not change."""
+    day = 0
+    while True:
+        yield env.timeout(1440.0)  # minutes in a day
+        day += 1
+        on_day(day)
 
 
 def run_requests(
@@ -219,6 +235,7 @@ def run_requests(
     req: RequestTable,
     seed: int = 0,
     replication: int = 0,
+    on_day: Callable[[int], None] | None = None,
 ) -> SimulationResult:
     """Run a given table of requests through the scenario's staff.
 
@@ -270,5 +287,7 @@ def run_requests(
                                     scenario.run.horizon_min)
     _ShiftDriver(env, pools, axis, absences).start()
     engine.start()
+    if on_day is not None:
+        env.process(_day_ticks(env, on_day))
     env.run(until=scenario.run.horizon_min)
     return build_result(scenario, seed, replication, communities, req, engine.outputs(), pools)

@@ -99,8 +99,9 @@ def replication_summary(scenario: Scenario, seed: int, replication: int,
     breakdown is within types); the rows above have ``by`` and ``group`` empty.
     """
     from sim.model import simulate  # here, so reading a sweep never imports the engine
+    from sim.progress import simulate_with_days
 
-    res = simulate(scenario, seed, replication)
+    res = simulate_with_days(scenario, seed, replication, simulate)
     exp = ExperimentResult.from_results(scenario, seed, [res])
     return summary_rows(exp, replication, breakdowns)
 
@@ -387,6 +388,7 @@ class _Tally:
     def start(self) -> None:
         if self.progress:
             self.progress("points", self.points, self.points_total)
+            self.progress("replications", 0, self.replications_planned)
 
     def replication(self, p: Point, r: int) -> None:
         self.replications += 1

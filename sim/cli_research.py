@@ -252,13 +252,17 @@ def compare_cmd(
     ] = None,
 ) -> None:
     """Paired difference in compliance (ALTERNATIVE - BASE) under common random numbers."""
-    from sim.comparison import ComparisonError, compare, describe
+    from sim.comparison import BREAKDOWNS, ComparisonError, check_comparable, compare, describe
     from sim.io import atomic_write_frame
     from sim.progress import days_per_replication
 
     a, b = load(base), load(alternative)
     n = replications if replications is not None else a.run.replications
     try:
+        check_comparable(a, b)  # refuse before any bar is drawn
+        if by not in BREAKDOWNS:
+            raise ComparisonError(f"--by: unknown breakdown {by!r} (one of "
+                                  f"{', '.join(BREAKDOWNS)})")
         with progress(("replications",), days_per_replication(a)) as update:
             update("replications", 0, 2 * n)
             table_df = compare(a, b, replications, seed, jobs, dask, by=by)

@@ -270,7 +270,8 @@ def run_points(
     def submit(p: Point, reps: range) -> None:
         for r in reps:
             p.pending.add(r)
-            h = executor.submit(replication_summary, p.scenario, seed, r, tuple(breakdowns))
+            extra = (tuple(breakdowns),) if breakdowns else ()
+            h = executor.submit(replication_summary, p.scenario, seed, r, *extra)
             handles[h] = (p, r)
 
     for p in points:

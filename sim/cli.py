@@ -119,9 +119,12 @@ def run(
     from_run: Annotated[Path | None, typer.Option(
         "--from-run", help="start from the requests still open at the end of this earlier "
         "run folder (its replication 0) instead of the scenario's initial_state")] = None,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="PATH=VALUE: change one scenario value for this run (repeatable), "
+        "e.g. staff.technicians.day=3 or run.horizon_days=7")] = None,
 ) -> None:
     """Run replications of a scenario and write the results to OUTDIR."""
-    sc = _load(scenario)
+    sc = _with_settings(_load(scenario), set_ or [])
     if from_run is not None:
         sc = _start_from(sc, from_run)
     n = sc.run.replications if replications is None else replications
@@ -151,12 +154,33 @@ def _start_from(sc: Scenario, rundir: Path) -> Scenario:
     return sc.model_copy(update={"initial_state": carried.state})
 
 
+def _with_settings(sc: Scenario, specs: list[str]) -> Scenario:
+    """``sc`` with each ``--set PATH=VALUE`` applied (lever paths, :mod:`sim.levers`)."""
+    if not specs:
+        return sc
+    from sim.config import ScenarioError
+    from sim.levers import apply, parse_setting
+
+    updates: dict[str, object] = {}
+    for spec in specs:
+        try:
+            path, value = parse_setting(spec)
+        except ValueError as e:
+            raise _fail(f"--set {e}") from None
+        updates[path] = value
+    try:
+        return apply(sc, updates, "--set")
+    except ScenarioError as e:
+        raise _fail(" ".join(str(e).split())) from None
+
+
 def _run_into(outdir: Path, sc: Scenario, source: Path, n: int, seed: int, jobs: int,
               dask: str | None, resume: bool) -> tuple[ExperimentResult, bool]:
     """Run the missing replications into a locked ``outdir``; write the tables."""
     from sim import __version__
     from sim.experiment import ExperimentResult, run_replications
     from sim.io import atomic_write_text, resolved_yaml, save_replication, write_outputs
+    from sim.progress import day_channel, days_per_replication
 
     resolved = resolved_yaml(sc, seed, n, str(source))
     done = _resumable(outdir, resolved, n, resume)
@@ -168,13 +192,15 @@ def _run_into(outdir: Path, sc: Scenario, source: Path, n: int, seed: int, jobs:
     interrupted = False
     with bar() as progress:
         task = progress.add_task(f"{sc.name}: replications", total=n, completed=len(done))
+        days = progress.add_task("simulated days", total=len(todo) * days_per_replication(sc))
 
         def saved(res: SimulationResult) -> None:
             save_replication(outdir, res)
             progress.advance(task)
 
         try:
-            results = run_replications(sc, todo, seed, jobs, on_result=saved, dask=dask)
+            with day_channel(lambda d: progress.update(days, completed=d)):
+                results = run_replications(sc, todo, seed, jobs, on_result=saved, dask=dask)
             exp = (_load_parts(outdir, sc, seed) if done
                    else ExperimentResult.from_results(sc, seed, results))
         except KeyboardInterrupt:
@@ -235,18 +261,24 @@ def _data_lines(text: str) -> list[str]:
 
 @app.command("report")
 def report_cmd(
-    outdir: Annotated[Path, typer.Argument(help="a run directory written by `sim run`")],
+    outdir: Annotated[Path, typer.Argument(
+        help="a folder written by `sim run`, `sim sweep`, `sim optimize -o` or "
+        "`sim compare --outdir`")],
 ) -> None:
     """Write OUTDIR/report.html: one self-contained page (tables and figures) to share."""
+    from sim.rundir import folder_kind
+
+    kind = folder_kind(outdir) if outdir.is_dir() else None
     with writing(outdir):
-        _write_report(outdir)
+        _write_report(outdir, kind or "run")
 
 
-def _write_report(outdir: Path) -> None:
+def _write_report(outdir: Path, kind: str = "run") -> None:
     from sim.html_report import ReportError, write_report
+    from sim.research_report import write_research_report
 
     try:
-        path = write_report(outdir)
+        path = write_report(outdir) if kind == "run" else write_research_report(outdir, kind)
     except ReportError as e:
         raise _fail(str(e)) from None
     out.print(f"Report: {path}")

@@ -16,13 +16,21 @@ import contextlib
 import errno
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.text import Text
 
 from sim.config import Scenario, ScenarioError, load_scenario
@@ -122,25 +130,50 @@ def claim_folder(outdir: Path, kind: str) -> None:
 def bar(*, transient: bool = False) -> Progress:
     """A progress bar on stderr; task descriptions are shown literally."""
     return Progress(TextColumn("{task.description}", markup=False, style="bold"), BarColumn(),
-                    MofNCompleteColumn(), TimeElapsedColumn(), console=err,
+                    MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+                    console=err,
                     transient=transient,
                     disable=not err.is_terminal and "CI" in os.environ)
 
 
 @contextlib.contextmanager
-def progress(what: tuple[str, ...]) -> Iterator[Callable[[str, int, int], None]]:
-    """``update(kind, done, total)`` for a bar per kind, drawn once work starts."""
+def progress(what: tuple[str, ...], days_per_replication: int | None = None
+             ) -> Iterator[Callable[[str, int, int], None]]:
+    """``update(kind, done, total)`` for a bar per kind, drawn once work starts.
+
+    With ``days_per_replication``, one more bar counts the simulated days of the
+    replications (reported from inside them, :mod:`sim.progress`); its total follows the
+    ``replications`` total, and its ETA is the one to read.
+    """
+    from sim.progress import day_channel
+
     p = bar()
     tasks: dict[str, Any] = {}
+    lock = threading.Lock()  # the days arrive on another thread
+    planned = [0]
+    kinds = (*what, DAYS) if days_per_replication else what
 
-    def update(kind: str, done: int, total: int) -> None:
-        if not tasks:  # start drawing only once work starts (errors come first)
-            p.start()
-            tasks.update({k: p.add_task(k, total=None) for k in what})
-        p.update(tasks[kind], completed=done, total=total)
+    def update(kind: str, done: int, total: int | None) -> None:
+        with lock:
+            if not tasks:  # start drawing only once work starts (errors come first)
+                p.start()
+                tasks.update({k: p.add_task(k, total=None) for k in kinds})
+            if kind == "replications" and days_per_replication:
+                planned[0] = total or 0
+            p.update(tasks[kind], completed=done, total=total)
+
+    def days(done: int) -> None:
+        assert days_per_replication is not None
+        update(DAYS, done, max(done, planned[0] * days_per_replication) if planned[0]
+               else None)
 
     try:
-        yield update
+        with day_channel(days) if days_per_replication else contextlib.nullcontext():
+            yield update
     finally:
         if tasks:
             p.stop()
+
+
+DAYS = "simulated days"
+"""The progress bar counting simulated days inside replications."""

@@ -31,7 +31,10 @@ from sim.rundir import OutdirError
 from sim.stages import OUTCOMES
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from sim.optimiser import OptimizeResult
+    from sim.sweeps import SweepResult
 
 
 def _parse_levers(specs: list[str], option: str) -> dict[str, list[Any]]:
@@ -60,16 +63,36 @@ def sweep_cmd(
     target_halfwidth: Annotated[float | None, typer.Option(
         help="add replications until every 95% CI half-width is at most this")] = None,
     max_replications: Annotated[int, typer.Option(min=2)] = 100,
+    baseline: Annotated[list[str] | None, typer.Option(
+        "--baseline", help="PATH=VALUE: the point differences are taken from (repeatable); "
+        "default the scenario's own values")] = None,
 ) -> None:
-    """Run a staffing grid with common random numbers; every point is saved as it ends."""
+    """Run a staffing grid with common random numbers; every point is saved as it ends.
+
+    Prints joint compliance per point and the paired difference of every point from a
+    baseline per community type and stage (same seeds per replication, so the
+    differences are paired and their intervals narrow)."""
+    from sim.levers import parse_setting
+    from sim.progress import days_per_replication
     from sim.sweeps import sweep
 
     sc = load(scenario)
     levers = _parse_levers(vary, "--vary")
+    base: dict[str, Any] = {}
+    for spec in baseline or []:
+        try:
+            path, value = parse_setting(spec)
+        except ValueError as e:
+            raise fail(f"--baseline {e}") from None
+        if path not in levers:
+            raise fail(f"--baseline {path}: not one of the --vary levers "
+                       f"({', '.join(levers)})")
+        base[path] = value
     try:
-        with writing(outdir, resumable=True), progress(("points", "replications")) as update:
+        with writing(outdir, resumable=True), progress(
+                ("points", "replications"), days_per_replication(sc)) as update:
             res = sweep(sc, levers, replications, seed, jobs, dask, outdir, resume,
-                        target_halfwidth, max_replications, update)
+                        target_halfwidth, max_replications, update, base or None)
     except (ScenarioError, FileExistsError, ValueError, OutdirError) as err:
         raise fail(str(err)) from None
     except KeyboardInterrupt:
@@ -77,7 +100,7 @@ def sweep_cmd(
     s = res.summary
     s = s[(s["community_type"] == "all") & (s["stage"] == "joint")]
     table = Table(title="joint 2341 compliance per point (all community types)")
-    for c in [*res.levers, "weekly cost", "joint", "95% CI", "reps"]:
+    for c in [*res.aliases.values(), "weekly cost", "joint", "95% CI", "reps"]:
         table.add_column(c, justify="right")
     for _, r in s.iterrows():
         table.add_row(*[str(r[k]) for k in res.levers], f"{r['weekly_cost']:.0f}",
@@ -85,8 +108,36 @@ def sweep_cmd(
                       f"[{100 * r['ci_low']:.1f}, {100 * r['ci_high']:.1f}]",
                       str(r["replications"]))
     out.print(table)
+    out.print(paired_table(res))
+    legend = "; ".join(f"{a} = {p}" for p, a in res.aliases.items() if a != p)
+    if legend:
+        out.print(f"levers: {legend}")
     out.print(f"{res.replications_run} replications run; tables in {outdir}/ "
-                  "(sweep_tidy.*, sweep_summary.*)")
+              "(sweep_tidy.*, sweep_summary.*, sweep_paired.*)")
+
+
+def paired_table(res: SweepResult) -> Table:
+    """Paired differences from the baseline: a row per point x community type, a column
+    per stage (percentage points ± paired 95% CI half-width)."""
+    from sim.paired import fmt_difference
+
+    p = res.paired
+    names = list(res.aliases.values())
+    base = ", ".join(f"{res.aliases[k]}={v}" for k, v in res.baseline.items())
+    table = Table(title=f"difference from the baseline ({base}), percentage points ± paired "
+                        "95% CI")
+    stages = [st for st in OUTCOMES if st in set(p["stage"])] if len(p) else []
+    for c in [*names, "community type", *stages]:
+        table.add_column(c, justify="right")
+    if not len(p):
+        return table
+    for _, d in p.groupby(["point", "community_type"], sort=False):
+        first = d.iloc[0]
+        cells = {str(st): fmt_difference(float(diff), float(hw)) for st, diff, hw in zip(
+            d["stage"], d["difference"], d["halfwidth"], strict=True)}
+        table.add_row(*[str(first[n]) for n in names], str(first["community_type"]),
+                      *[cells.get(st, "n/a") for st in stages])
+    return table
 
 
 def _parse_targets(text: str) -> dict[str, float]:
@@ -134,6 +185,7 @@ def optimize_cmd(
 ) -> None:
     """Find the cheapest staffing whose lower confidence bounds meet the targets."""
     from sim.optimiser import optimize
+    from sim.progress import days_per_replication
 
     sc = load(scenario)
     targets = _parse_targets(target)
@@ -144,7 +196,8 @@ def optimize_cmd(
     if resume and outdir is None:
         raise fail("--resume needs the -o/--outdir of the interrupted search")
     try:
-        with writing(outdir or Path("."), resumable=outdir is not None):
+        with writing(outdir or Path("."), resumable=outdir is not None), progress(
+                (), days_per_replication(sc)):
             res = optimize(sc, ranges, targets, confidence, replications, seed, jobs, dask,
                            by_type=not overall, progress=lambda m: say("optimize", m, "cyan"),
                            outdir=outdir, resume=resume)
@@ -154,11 +207,16 @@ def optimize_cmd(
         raise _interrupted(outdir, "evaluations") from None
     _print_frontier(res)
     if res.best is None:
+        for line in res.failure:
+            out.print(f"not met: {line}")
         raise fail("no staffing within the lever ranges meets the targets", 1)
     chosen = ", ".join(f"{k}={v}" for k, v in zip(res.levers, res.best.values, strict=True))
     status = "confirmed" if res.confirmed else "NOT confirmed"
     out.print(f"cheapest staffing: {chosen} — weekly cost {res.best.cost:.0f}; "
               f"{status} with {replications} fresh replications")
+    if res.best.binding is not None:
+        b = res.best.binding
+        out.print(f"binding: {b.text()} (margin {100 * b.margin:+.1f} pts)")
     if not res.confirmed:
         raise typer.Exit(1)
 
@@ -166,12 +224,15 @@ def optimize_cmd(
 def _print_frontier(res: OptimizeResult) -> None:
     frontier = res.frontier() if res.evaluations else None
     table = Table(title=f"explored staffing ({res.replications_run} replications)")
-    for c in [*res.levers, "weekly cost", "feasible", "worst margin", "pareto"]:
-        table.add_column(c, justify="right")
+    from sim.sweeps import lever_aliases
+
+    names = lever_aliases(res.levers)
+    for c in [*names.values(), "weekly cost", "feasible", "binding", "margin", "pareto"]:
+        table.add_column(c, justify="left" if c == "binding" else "right")
     for _, r in (frontier.iterrows() if frontier is not None else iter([])):
         table.add_row(*[str(r[k]) for k in res.levers], f"{r['weekly_cost']:.0f}",
-                      "yes" if r["feasible"] else "no", f"{100 * r['worst_margin']:+.1f} pts",
-                      "*" if r["pareto"] else "")
+                      "yes" if r["feasible"] else "no", str(r["binding"]),
+                      f"{100 * r['worst_margin']:+.1f} pts", "*" if r["pareto"] else "")
     out.print(table)
 
 
@@ -183,20 +244,40 @@ def compare_cmd(
     jobs: Jobs = None,
     dask: Dask = None,
     output: Annotated[Path | None, typer.Option("-o", "--output", help="CSV file")] = None,
+    by: Annotated[str, typer.Option(
+        "--by", help="break down by community_type, hour, category, channel, community, "
+        "street, weekday or priority")] = "community_type",
+    outdir: Annotated[Path | None, typer.Option(
+        "--outdir", help="also write compare.csv and compare.json here, for `sim report`")
+    ] = None,
 ) -> None:
     """Paired difference in compliance (ALTERNATIVE - BASE) under common random numbers."""
-    from sim.comparison import compare, describe
+    from sim.comparison import BREAKDOWNS, ComparisonError, check_comparable, compare, describe
     from sim.io import atomic_write_frame
+    from sim.progress import days_per_replication
 
     a, b = load(base), load(alternative)
-    table_df = compare(a, b, replications, seed, jobs, dask)
-    table = Table(title=f"{alternative.name} vs {base.name}: compliance difference, "
-                        "paired 95% CI (percentage points)")
-    for c in ("community type", "stage", "base", "alternative", "difference"):
-        table.add_column(c, justify="right")
-    for _, r in table_df.iterrows():
-        table.add_row(r["community_type"], r["stage"], f"{100 * r['base']:.1f}%",
-                      f"{100 * r['alternative']:.1f}%", describe(r).split(" ", 1)[1])
+    n = replications if replications is not None else a.run.replications
+    try:
+        check_comparable(a, b)  # refuse before any bar is drawn
+        if by not in BREAKDOWNS:
+            raise ComparisonError(f"--by: unknown breakdown {by!r} (one of "
+                                  f"{', '.join(BREAKDOWNS)})")
+        with progress(("replications",), days_per_replication(a)) as update:
+            update("replications", 0, 2 * n)
+            table_df = compare(a, b, replications, seed, jobs, dask, by=by)
+    except ComparisonError as e:
+        raise fail(str(e)) from None
+    if by == "community_type":
+        table = Table(title=f"{alternative.name} vs {base.name}: compliance difference, "
+                            "paired 95% CI (percentage points)")
+        for c in ("community type", "stage", "base", "alternative", "difference"):
+            table.add_column(c, justify="right")
+        for _, r in table_df.iterrows():
+            table.add_row(r["community_type"], r["stage"], f"{100 * r['base']:.1f}%",
+                          f"{100 * r['alternative']:.1f}%", describe(r).split(" ", 1)[1])
+    else:
+        table = by_table(table_df, by, f"{alternative.name} vs {base.name}")
     out.print(table)
     cost = table_df.iloc[0]
     out.print(f"weekly staff cost: base {cost['base_cost']:.0f}, alternative "
@@ -204,6 +285,34 @@ def compare_cmd(
     if output is not None:
         with writing(output):
             atomic_write_frame(output, table_df)
+    if outdir is not None:
+        from sim.comparison import save_comparison
+
+        with writing(outdir):
+            try:
+                save_comparison(outdir, table_df, by, str(base), str(alternative),
+                                a.name, b.name)
+            except OutdirError as e:
+                raise fail(str(e)) from None
+        out.print(f"Outputs in {outdir}/")
+
+
+def by_table(df: pd.DataFrame, by: str, title: str) -> Table:
+    """A row per group: base and alternative share and paired difference of each stage."""
+    from sim.paired import fmt_difference
+
+    stages = [st for st in OUTCOMES if st in set(df["stage"])]
+    table = Table(title=f"{title} by {by}: base → alternative, difference ± paired 95% CI "
+                        "(percentage points)")
+    table.add_column(by, justify="right")
+    for st in stages:
+        table.add_column(st, justify="right")
+    for group, d in df.groupby(by, sort=False):
+        cells = {str(r["stage"]): f"{100 * r['base']:.0f}→{100 * r['alternative']:.0f}% "
+                 f"{fmt_difference(r['difference'], r['halfwidth'])}"
+                 for _, r in d.iterrows()}
+        table.add_row(str(group), *[cells.get(st, "n/a") for st in stages])
+    return table
 
 
 def register_research(app: typer.Typer) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal, overload
 
 from sim.config import Scenario
-from sim.model import simulate
+from sim.progress import simulate_reporting
 from sim.results import (
     DEFAULT_BREAKDOWNS,
     ExperimentResult,
@@ -36,6 +36,8 @@ def simulate_summary(
 ) -> ReplicationSummary:
     """Run one replication and return only its summary (see :mod:`sim.summary`): what
     a worker sends back when the caller needs compliance and load tables alone."""
+    from sim.model import simulate  # here: importing this module never loads the engine
+
     return summarise_result(simulate(scenario, seed, replication), breakdowns)
 
 
@@ -68,7 +70,8 @@ def run_replications(
             handles = {executor.submit(simulate_summary, scenario, seed, r, tuple(breakdowns)): r
                        for r in reps}
         else:
-            handles = {executor.submit(simulate, scenario, seed, r): r for r in reps}
+            handles = {executor.submit(simulate_reporting, scenario, seed, r): r
+                       for r in reps}
         for _, res in executor.as_completed(set(handles)):
             done[res.replication] = res
             if on_result:

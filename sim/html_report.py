@@ -28,6 +28,7 @@ from sim.config import (
     load_scenario,
 )
 from sim.figures.style import KIND_LABELS
+from sim.staffing import scenario_weekly_cost
 from sim.stages import OUTCOME_LABELS, STAGE_TABLE, STAGES
 
 if TYPE_CHECKING:
@@ -231,6 +232,8 @@ def _facts(exp: ExperimentResult, manifest: Mapping[str, Any]) -> str:
         "replications": f"{exp.replications} finished of {requested} requested",
         "seed": str(exp.seed),
         "SLA rules": rules,
+        "weekly staff cost": f"{scenario_weekly_cost(sc):,.0f} (hourly cost × staff-hours on "
+                             "duty × cost factor, every pool of every community)",
         "sim version": str(manifest.get("sim_version", "unknown")),
     }
     items = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in facts.items())
@@ -279,6 +282,24 @@ def _headline(exp: ExperimentResult) -> str:
                                              clocks["resident"].astype(float), strict=True)],
                          (1, 2)))
     return "".join(parts)
+
+
+def _findings(exp: ExperimentResult) -> str:
+    from sim.findings import findings
+
+    return f'<p class="note">{esc(" ".join(findings(exp)))}</p>'
+
+
+def _worst(exp: ExperimentResult) -> str:
+    from sim.findings import worst_communities
+    from sim.report import fmt_share
+
+    w = worst_communities(exp, 10)
+    rows = [[esc(r["community"]), esc(type_label(str(r["community_type"]))), esc(r["street"]),
+             esc(fmt_share(r["mean"], r["ci_low"], r["ci_high"])), f"{int(r['requests']):,}"]
+            for _, r in w.iterrows()]
+    return table_html(["community", "type", "street", "all met [95% CI]",
+                       "requests decided"], rows, (3, 4))
 
 
 def _communities(sc: Scenario) -> str:
@@ -367,6 +388,10 @@ def render_report(exp: ExperimentResult, manifest: Mapping[str, Any]) -> str:
         "target that applies to the request was met. Targets count from when the request "
         "reached the community.</p>",
         _headline(exp),
+        "<h2>Findings</h2>", _findings(exp),
+        "<h2>The 10 communities with the lowest joint compliance</h2>",
+        "<p>Share of requests meeting every target that applies (<em>all met</em>), mean "
+        "across replications.</p>", _worst(exp),
         "<h2>Figures</h2>", figures,
         "<h2>Time to each stage</h2>",
         "<p>Percentiles of the time from arrival to each stage, mean ± 95% CI half-width "

@@ -89,6 +89,17 @@ def parse_vary(spec: str) -> tuple[str, list[Any]]:
     return path.strip(), parse_values(values)
 
 
+def parse_setting(spec: str) -> tuple[str, Any]:
+    """``path=value`` -> (path, value), the value read as YAML (``3``, ``0.5``, ``true``)."""
+    path, sep, text = spec.partition("=")
+    if not sep or not path.strip() or not text.strip():
+        raise ValueError(f"{spec!r}: expected PATH=VALUE, e.g. staff.technicians.day=3")
+    try:
+        return path.strip(), yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise ValueError(f"{spec!r}: cannot read the value {text.strip()!r}") from None
+
+
 def _child(node: Any, token: str, where: str) -> tuple[Any, Any]:
     """(container, key) of ``token`` inside ``node``."""
     if isinstance(node, dict):
@@ -142,6 +153,22 @@ def set_path(data: dict[str, Any], path: str, value: Any) -> None:
             return
         if tokens[0] == "staff" and i == 1 and isinstance(node, dict) and len(tokens) == 3:
             node = node["shifts"]  # shortcut staff.<pool>.<shift>
+
+
+def get_path(data: dict[str, Any], path: str) -> Any:
+    """The value at ``path`` in plain scenario data (a shift's headcount for a shift)."""
+    tokens = path.split(".")
+    node: Any = data
+    where = ""
+    for i, tok in enumerate(tokens):
+        container, key = _child(node, tok, where or "(top level)")
+        where = f"{where}.{tok}" if where else tok
+        node = container[key]
+        if tokens[0] == "staff" and i == 1 and isinstance(node, dict) and len(tokens) == 3:
+            node = node["shifts"]  # shortcut staff.<pool>.<shift>
+    if isinstance(node, dict) and "headcount" in node:
+        return node["headcount"]
+    return node
 
 
 def apply(base: Scenario, updates: Mapping[str, Any], source: str = "--vary") -> Scenario:

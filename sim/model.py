@@ -8,7 +8,7 @@ tiers of pools, drives shift changes, runs SimPy to the horizon and hands the re
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 
 import numpy as np
 import simpy
@@ -257,6 +257,7 @@ def _plan_track(scenario: Scenario, req: RequestTable) -> PlanTrack | None:
 def simulate(
     scenario: Scenario, seed: int | None = None, replication: int = 0,
     probe: Callable[[list[Pool]], None] | None = None,
+    on_day: Callable[[int], None] | None = None,
 ) -> SimulationResult:
     """Run one replication and return its records.
 
@@ -270,6 +271,9 @@ def simulate(
         Replication index: each index has independent random streams.
     probe:
         Called with the run-time pools once the run ends (to read their level logs).
+    on_day:
+        Called with the number of simulated days done at the end of each day (for
+        progress displays); it cannot change the results.
 
     Returns
     -------
@@ -283,7 +287,18 @@ def simulate(
     req = apply_interventions(scenario, communities, generate(scenario, communities, streams),
                               streams)
     req = with_backlog(req, backlog_table(scenario, communities, streams))
-    return run_requests(scenario, communities, req, seed, replication, probe)
+    return run_requests(scenario, communities, req, seed, replication, probe, on_day)
+
+
+def _day_ticks(env: simpy.Environment,
+               on_day: Callable[[int], None]) -> Generator[Event, None, None]:
+    """Call ``on_day(days done)`` at each simulated midnight; touches nothing else, so the
+    other events keep their order and the results do not change."""
+    day = 0
+    while True:
+        yield env.timeout(1440.0)  # minutes in a day
+        day += 1
+        on_day(day)
 
 
 def run_requests(
@@ -293,6 +308,7 @@ def run_requests(
     seed: int = 0,
     replication: int = 0,
     probe: Callable[[list[Pool]], None] | None = None,
+    on_day: Callable[[int], None] | None = None,
 ) -> SimulationResult:
     """Run a given table of requests through the scenario's staff.
 
@@ -349,6 +365,8 @@ def run_requests(
     dated = dated_pools(scenario, pools) if scenario.calendars or scenario.events else None
     _ShiftDriver(env, pools, axis, absences, dated, scenario.run.horizon_min).start()
     engine.start()
+    if on_day is not None:
+        env.process(_day_ticks(env, on_day))
     env.run(until=scenario.run.horizon_min)
     if probe is not None:
         probe(pools)

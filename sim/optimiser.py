@@ -35,12 +35,13 @@ import pandas as pd
 from scipy import stats
 
 from sim.analytic import shift_estimate
+from sim.binding import HOURLY, Binding, binding, explain_failure, hourly_rows
 from sim.config import Scenario, resolved_dict
 from sim.executors import Executor, make_executor
 from sim.io import atomic_write_frame, atomic_write_text
 from sim.levers import _child, apply, is_switch
 from sim.rundir import check_resumable, claim_kind, clean_temporary, lock_outdir
-from sim.sweeps import Point, run_points, staffing_cost_per_week
+from sim.sweeps import Point, main_rows, run_points, staffing_cost_per_week
 
 CONFIRM_SEED_OFFSET = 1_000_003
 
@@ -56,6 +57,11 @@ class Evaluation:
     table: pd.DataFrame
     replications: int
     phase: str
+    binding: Binding | None = None
+    """The tightest community type x stage (and the hours it fails in, if only some)."""
+    hourly: pd.DataFrame | None = field(default=None, repr=False)
+    """Per-replication compliance per community type x hour of day (rows of
+    :data:`sim.binding.HOURLY`), for saying where a target fails."""
 
 
 @dataclass
@@ -70,10 +76,26 @@ class OptimizeResult:
     start: tuple[int, ...] = ()
     first_choice: tuple[int, ...] | None = None
     """The search's answer before confirmation (what a grid search would also pick)."""
+    failure: list[str] = field(default_factory=list)
+    """When no point in range meets the targets: one line per target still missed at the
+    top of every range, saying where it fails and what limits it."""
 
     @property
     def confirmed(self) -> bool:
         return self.confirmation is not None and self.confirmation.feasible
+
+    def summary(self, targets: Mapping[str, float]) -> dict[str, Any]:
+        """The answer as plain data (for ``optimize_result.json`` and reports)."""
+        def point(e: Evaluation | None) -> dict[str, Any] | None:
+            if e is None:
+                return None
+            return {"levers": dict(zip(self.levers, e.values, strict=True)),
+                    "weekly_cost": e.cost, "feasible": e.feasible,
+                    "binding": e.binding.text() if e.binding else None,
+                    "binding_margin": e.binding.margin if e.binding else None}
+        return {"levers": self.levers, "targets": dict(targets), "best": point(self.best),
+                "confirmation": point(self.confirmation), "confirmed": self.confirmed,
+                "failure": self.failure, "replications_run": self.replications_run}
 
     def frontier(self) -> pd.DataFrame:
         """Every point explored: cost, feasibility, worst margin, Pareto flag."""
@@ -81,8 +103,10 @@ class OptimizeResult:
         for e in self.evaluations:
             row: dict[str, Any] = dict(zip(self.levers, e.values, strict=True))
             row.update(weekly_cost=e.cost, feasible=e.feasible, shortfall=e.shortfall,
-                       worst_margin=float(e.table["margin"].min()), phase=e.phase,
-                       replications=e.replications)
+                       worst_margin=float(e.table["margin"].min()),
+                       binding=e.binding.text() if e.binding else "",
+                       binding_margin=e.binding.margin if e.binding else math.nan,
+                       phase=e.phase, replications=e.replications)
             rows.append(row)
         df = pd.DataFrame(rows).sort_values(["weekly_cost", "worst_margin"])
         best_margin = -math.inf
@@ -97,7 +121,8 @@ class OptimizeResult:
 def lower_bounds(tidy: pd.DataFrame, targets: Mapping[str, float], confidence: float,
                  by_type: bool) -> pd.DataFrame:
     """One-sided lower confidence bound per group x targeted stage, and its margin."""
-    d = tidy[tidy["stage"].isin(list(targets))]
+    d = main_rows(tidy)
+    d = d[d["stage"].isin(list(targets))]
     d = d[(d["community_type"] != "all")] if by_type else d[d["community_type"] == "all"]
     g = d.dropna(subset=["compliance"]).groupby(["community_type", "stage"], observed=True)
     s = g["compliance"].agg(["mean", "std", "count"]).reset_index()
@@ -107,6 +132,19 @@ def lower_bounds(tidy: pd.DataFrame, targets: Mapping[str, float], confidence: f
     s["target"] = s["stage"].map(targets)
     s["margin"] = s["lcb"] - s["target"]
     return s
+
+
+def _evaluation(x: tuple[int, ...], tidy: pd.DataFrame, scenario: Scenario,
+                targets: Mapping[str, float], confidence: float, by_type: bool,
+                replications: int, phase: str) -> Evaluation:
+    """Lower bounds, feasibility, shortfall and binding constraint of one point."""
+    lcb = lower_bounds(tidy, targets, confidence, by_type)
+    shortfall = float(np.clip(-lcb["margin"], 0, None).sum())
+    hourly = hourly_rows(tidy)
+    hourly = hourly[hourly["community_type"] != "all"] if by_type else hourly[
+        hourly["community_type"] == "all"]
+    return Evaluation(x, staffing_cost_per_week(scenario), bool((lcb["margin"] >= 0).all()),
+                      shortfall, lcb, replications, phase, binding(lcb, hourly), hourly)
 
 
 def _lever_bounds(scenario: Scenario, path: str) -> None:
@@ -236,10 +274,8 @@ class _Problem:
     def judge(self, x: tuple[int, ...], tidy: pd.DataFrame, scenario: Scenario,
               phase: str) -> Evaluation:
         """Lower bounds, feasibility and shortfall of one simulated point."""
-        lcb = lower_bounds(tidy, self.targets, self.confidence, self.by_type)
-        shortfall = float(np.clip(-lcb["margin"], 0, None).sum())
-        return Evaluation(x, staffing_cost_per_week(scenario), bool((lcb["margin"] >= 0).all()),
-                          shortfall, lcb, self.replications, phase)
+        return _evaluation(x, tidy, scenario, self.targets, self.confidence, self.by_type,
+                           self.replications, phase)
 
 
 class _Search:
@@ -263,7 +299,7 @@ class _Search:
         runs = [Point(i, p.staffing(x), sc) for i, (x, sc, t) in
                 enumerate(zip(xs, scenarios, saved, strict=True)) if t is None]
         if runs:
-            run_points(runs, seed, p.replications, self.executor)
+            run_points(runs, seed, p.replications, self.executor, breakdowns=(HOURLY,))
         fresh = iter(runs)
         tidies = []
         for x, t in zip(xs, saved, strict=True):
@@ -290,6 +326,14 @@ class _Search:
         """Evaluate ``x`` with fresh replications (another root seed); not recorded."""
         tidy, sc = self._tidies([x], self.seed + CONFIRM_SEED_OFFSET)[0]
         return self.p.judge(x, tidy, sc, "confirm")
+
+    def explain(self) -> list[str]:
+        """Why the top of every range still misses: see :func:`sim.binding.explain_failure`."""
+        top = self.p.hi
+        ev = self.evaluate([top], "climb")[0]
+        scenario = apply(self.p.scenario, self.p.staffing(top), "--levers")
+        return explain_failure(scenario, ev.table, ev.hourly, self.p.staffing(top),
+                               self.p.targets)
 
     def known_infeasible(self, x: tuple[int, ...]) -> bool:
         return any(all(a <= b for a, b in zip(x, z, strict=True)) for z in self.infeasible)
@@ -343,6 +387,7 @@ class _Search:
             x = self.climb(x)
             if x is None:
                 self.say("no staffing within the lever ranges meets the targets")
+                result.failure = self.explain()
                 return result
             x = self.descend(x)
             result.best = self.cache[x]
@@ -422,6 +467,8 @@ def optimize(
             executor.close()
         if store is not None and result.evaluations:
             atomic_write_frame(store.outdir / "frontier.csv", result.frontier())
+            atomic_write_text(store.outdir / "optimize_result.json", json.dumps(
+                result.summary(targets), indent=2, ensure_ascii=False) + "\n")
     finally:
         if store is not None:
             store.close()
@@ -441,17 +488,15 @@ def grid_search(scenario: Scenario, levers: Mapping[str, Sequence[int]],
     runs = [Point(i, c, apply(scenario, c, "--levers")) for i, c in enumerate(combos)]
     ex = executor or make_executor(jobs)
     try:
-        run_points(runs, seed, replications, ex)
+        run_points(runs, seed, replications, ex, breakdowns=(HOURLY,))
     finally:
         if executor is None:
             ex.close()
     result = OptimizeResult(names, None, None, replications_run=replications * len(runs))
     for pt in runs:
-        lcb = lower_bounds(pt.tidy(), targets, confidence, by_type)
         values = tuple(int(pt.levers[n]) for n in names)
-        result.evaluations.append(Evaluation(
-            values, staffing_cost_per_week(pt.scenario), bool((lcb["margin"] >= 0).all()),
-            float(np.clip(-lcb["margin"], 0, None).sum()), lcb, replications, "grid"))
+        result.evaluations.append(_evaluation(values, pt.tidy(), pt.scenario, targets,
+                                              confidence, by_type, replications, "grid"))
     feasible = [e for e in result.evaluations if e.feasible]
     if feasible:
         result.best = min(feasible, key=lambda e: (e.cost, -e.table["margin"].min()))

@@ -40,6 +40,7 @@ KIND_SIGNS: dict[str, tuple[str, ...]] = {
     "sensitivity": ("sensitivity.json", "sensitivity_oat.csv", "sensitivity_morris.csv"),
     "allocate": ("allocate.json", "allocation_steps.csv"),
     "roster": ("roster.json", "roster.csv"),
+    "compare": ("compare.json",),
 }
 """Output kinds, each with names that mark a folder as holding that kind."""
 _held: list[int] = []  # lock descriptors held by this process (workers close their copy)

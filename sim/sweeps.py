@@ -28,14 +28,58 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.config import Scenario, resolved_dict
+from sim.config import Scenario, ScenarioError, resolved_dict
 from sim.executors import Executor, make_executor
-from sim.experiment import ExperimentSummary, simulate_summary, summarise
 from sim.io import atomic_write_frame, atomic_write_text
 from sim.levers import apply, grid
-from sim.results import proportion_interval
+from sim.results import ExperimentResult, proportion_interval, summarise
 from sim.rundir import check_resumable, claim_kind, clean_temporary, lock_outdir
 from sim.staffing import scenario_weekly_cost
+
+
+def lever_aliases(paths: Sequence[str]) -> dict[str, str]:
+    """Short, unambiguous column names for lever paths: path -> alias.
+
+    The alias is the shortest tail of the path (at least two parts when the path has
+    them, without ``staff``, ``shifts`` and a final ``headcount``) that no other path
+    shares, so ``staff.technicians.shifts.day.headcount`` becomes ``technicians.day`` and
+    ``run.horizon_days`` stays ``run.horizon_days``.
+    """
+    def parts(path: str) -> list[str]:
+        t = path.split(".")
+        if t[-1] == "headcount" and len(t) > 1:
+            t = t[:-1]
+        if t[0] == "staff" and len(t) > 2:
+            t = [x for i, x in enumerate(t[1:]) if not (x == "shifts" and i > 0)]
+        return t
+
+    split = {p: parts(p) for p in paths}
+    out: dict[str, str] = {}
+    for p, t in split.items():
+        alias = ".".join(t)
+        for k in range(min(2, len(t)), len(t) + 1):
+            tail = ".".join(t[-k:])
+            if sum(".".join(u[-k:]) == tail for u in split.values()) == 1:
+                alias = tail
+                break
+        out[p] = alias
+    if len(set(out.values())) < len(out):  # two paths that mean the same thing
+        return {p: p for p in paths}
+    return out
+
+
+def own_values(scenario: Scenario, levers: Mapping[str, Any]) -> dict[str, Any]:
+    """The scenario's own value of each lever path."""
+    from sim.levers import get_path
+
+    data = resolved_dict(scenario)
+    out = {}
+    for path in levers:
+        try:
+            out[path] = get_path(data, path)
+        except KeyError as err:
+            raise ScenarioError(f"--vary {path}: {err.args[0]}") from None
+    return out
 
 
 def staffing_cost_per_week(scenario: Scenario) -> float:
@@ -44,20 +88,60 @@ def staffing_cost_per_week(scenario: Scenario) -> float:
     return scenario_weekly_cost(scenario)
 
 
-def replication_summary(scenario: Scenario, seed: int, replication: int) -> pd.DataFrame:
+def replication_summary(scenario: Scenario, seed: int, replication: int,
+                        breakdowns: Sequence[str] = ()) -> pd.DataFrame:
     """Run one replication; return compliance per community type (and ``all``) x stage.
 
-    Columns: ``replication, community_type, stage, compliance, requests, unknown``.
+    Columns: ``replication, community_type, stage, compliance, requests, unknown``.  With
+    ``breakdowns`` (request columns such as ``hour`` or ``category``, or
+    ``community_type+hour`` for hours within each type), two more columns, ``by`` and
+    ``group``, hold each breakdown's rows (``community_type`` is ``all`` unless the
+    breakdown is within types); the rows above have ``by`` and ``group`` empty.
     """
-    # the worker keeps the request frame to itself: only counts come back
-    exp = ExperimentSummary(scenario, seed, [
-        simulate_summary(scenario, seed, replication, (None, "community_type"))])
+    from sim.model import simulate  # here, so reading a sweep never imports the engine
+    from sim.progress import simulate_with_days
+
+    res = simulate_with_days(scenario, seed, replication, simulate)
+    exp = ExperimentResult.from_results(scenario, seed, [res])
+    return summary_rows(exp, replication, breakdowns)
+
+
+def summary_rows(exp: ExperimentResult, replication: int,
+                 breakdowns: Sequence[str] = ()) -> pd.DataFrame:
+    """:func:`replication_summary` of one finished replication."""
+    cols = ["replication", "community_type", "stage", "compliance", "requests", "unknown"]
+    within = [b.split("+", 1)[1] for b in breakdowns if b.startswith("community_type+")]
+    if within:  # a key column per breakdown within types, added before any table is read
+        exp.requests = exp.requests.assign(**{
+            f"_type_{b}": exp.requests["community_type"].astype(str) + "|"
+            + exp.requests[b].astype(str) for b in within})
     parts = [exp.compliance(None), exp.compliance("community_type")]
     table = pd.concat(parts, ignore_index=True)
     table = table.rename(columns={"group": "community_type", "mean": "compliance"})
     table.insert(0, "replication", replication)
-    return table[["replication", "community_type", "stage", "compliance", "requests",
-                  "unknown"]]
+    if not breakdowns:
+        return table[cols]
+    table = table[cols].assign(by="", group="")
+    frames = [table]
+    for b in breakdowns:
+        if b.startswith("community_type+"):
+            inner = b.split("+", 1)[1]
+            typed = exp.compliance(f"_type_{inner}")
+            split = typed["group"].astype(str).str.split("|", n=1)
+            t = pd.concat([exp.compliance(inner).assign(community_type="all"),
+                           typed.assign(community_type=split.str[0], group=split.str[1])],
+                          ignore_index=True)
+        else:
+            t = exp.compliance(b).assign(community_type="all")
+        t = t.rename(columns={"mean": "compliance"})
+        t.insert(0, "replication", replication)
+        frames.append(t[cols].assign(by=b, group=t["group"].astype(str)))
+    return pd.concat(frames, ignore_index=True)
+
+
+def main_rows(tidy: pd.DataFrame) -> pd.DataFrame:
+    """The rows per community type (and ``all``) x stage, without breakdown rows."""
+    return tidy[tidy["by"] == ""] if "by" in tidy.columns else tidy
 
 
 def aggregate(tidy: pd.DataFrame, keys: Sequence[str], level: float = 0.95) -> pd.DataFrame:
@@ -68,6 +152,7 @@ def aggregate(tidy: pd.DataFrame, keys: Sequence[str], level: float = 0.95) -> p
     ``halfwidth`` is half its width.
     """
     k = [*keys, "community_type", "stage"]
+    tidy = main_rows(tidy)
     decided = tidy.dropna(subset=["compliance"])
     out = summarise(decided, k, "compliance", level)
     std = decided.groupby(k, observed=True, sort=True)["compliance"].std().fillna(0.0)
@@ -121,6 +206,29 @@ class SweepResult:
     levers: list[str]
     tidy: pd.DataFrame
     replications_run: int
+    baseline: dict[str, Any] = field(default_factory=dict)
+    """Lever values of the point every other point is compared with."""
+    baseline_tidy: pd.DataFrame | None = None
+    """The baseline's per-replication table (a grid point's, or its own run)."""
+
+    @property
+    def aliases(self) -> dict[str, str]:
+        """Lever path -> short column name (:func:`lever_aliases`)."""
+        return lever_aliases(self.levers)
+
+    @property
+    def paired(self) -> pd.DataFrame:
+        """Difference from the baseline per point x community type x stage, with the
+        paired 95% CI and, for contrast, the unpaired one's half-width; lever columns
+        under their aliases."""
+        from sim.paired import paired_differences
+
+        if self.baseline_tidy is None:
+            return pd.DataFrame()
+        keys = ["point", *self.levers, "weekly_cost"]
+        out = paired_differences(self.tidy, self.baseline_tidy, keys)
+        out = out.sort_values(["point", "community_type"], kind="stable")
+        return out.rename(columns=self.aliases).reset_index(drop=True)
 
     @property
     def per_replication(self) -> pd.DataFrame:
@@ -148,19 +256,22 @@ def run_points(
     max_replications: int = 100,
     on_point: Callable[[Point], None] | None = None,
     on_replication: Callable[[Point, int], None] | None = None,
+    breakdowns: Sequence[str] = (),
 ) -> None:
     """Run replications of every point until done (or precise enough), in parallel.
 
     Replications ``0..replications-1`` of every point are submitted first.  With a
     ``target_halfwidth``, a point whose widest CI is still wider gets more replications
     (estimated from the 1/sqrt(n) law, at most ``max_replications`` in all).
+    ``breakdowns`` go to :func:`replication_summary`.
     """
     handles: dict[Any, tuple[Point, int]] = {}
 
     def submit(p: Point, reps: range) -> None:
         for r in reps:
             p.pending.add(r)
-            h = executor.submit(replication_summary, p.scenario, seed, r)
+            extra = (tuple(breakdowns),) if breakdowns else ()
+            h = executor.submit(replication_summary, p.scenario, seed, r, *extra)
             handles[h] = (p, r)
 
     for p in points:
@@ -200,12 +311,16 @@ class SweepStore:
 
     @staticmethod
     def key_of(base: Scenario, levers: Mapping[str, Sequence[Any]], seed: int,
-               replications: int, target_halfwidth: float | None, max_reps: int) -> str:
+               replications: int, target_halfwidth: float | None, max_reps: int,
+               baseline: dict[str, Any] | None = None) -> str:
         """A short hash of everything that decides a sweep's results."""
-        blob = json.dumps({"scenario": resolved_dict(base), "levers": {
-            k: list(v) for k, v in levers.items()}, "seed": seed, "replications": replications,
-            "target_halfwidth": target_halfwidth, "max_replications": max_reps},
-            sort_keys=True, default=str)
+        problem: dict[str, Any] = {
+            "scenario": resolved_dict(base), "levers": {k: list(v) for k, v in levers.items()},
+            "seed": seed, "replications": replications,
+            "target_halfwidth": target_halfwidth, "max_replications": max_reps}
+        if baseline:
+            problem["baseline"] = baseline
+        blob = json.dumps(problem, sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def open(self, points: Sequence[Point], resume: bool) -> dict[int, pd.DataFrame]:
@@ -252,7 +367,8 @@ class SweepStore:
     def write_tables(self, result: SweepResult) -> None:
         """``sweep_tidy``, ``sweep_replications`` and ``sweep_summary`` (Parquet and CSV)."""
         for name, df in (("sweep_tidy", result.tidy), ("sweep_replications",
-                         result.per_replication), ("sweep_summary", result.summary)):
+                         result.per_replication), ("sweep_summary", result.summary),
+                         ("sweep_paired", result.paired)):
             atomic_write_frame(self.outdir / f"{name}.parquet", df)
             atomic_write_frame(self.outdir / f"{name}.csv", df)
 
@@ -273,6 +389,7 @@ class _Tally:
     def start(self) -> None:
         if self.progress:
             self.progress("points", self.points, self.points_total)
+            self.progress("replications", 0, self.replications_planned)
 
     def replication(self, p: Point, r: int) -> None:
         self.replications += 1
@@ -298,6 +415,7 @@ def sweep(
     target_halfwidth: float | None = None,
     max_replications: int = 100,
     progress: Callable[[str, int, int], None] | None = None,
+    baseline: Mapping[str, Any] | None = None,
 ) -> SweepResult:
     """Run ``replications`` of every combination of ``levers`` (path -> values).
 
@@ -323,6 +441,10 @@ def sweep(
     progress:
         Called as ``progress(kind, done, total)`` with kind ``"points"`` or
         ``"replications"``.
+    baseline:
+        Lever values of the point others are compared with (``.paired``); levers left
+        out take the scenario's own values.  When it is not a grid point it is run as
+        well (same seeds), but is not part of ``.tidy``.
 
     Returns
     -------
@@ -332,13 +454,23 @@ def sweep(
     """
     seed = scenario.run.seed if seed is None else seed
     points = [Point(i, c, apply(scenario, c)) for i, c in enumerate(grid(levers))]
+    base_values = {**own_values(scenario, levers), **(baseline or {})}
+    base = next((p for p in points if p.levers == base_values), None)
+    extra = None  # the baseline's index when it is not a grid point
+    if base is None:
+        base = Point(len(points), base_values, apply(scenario, base_values, "--baseline"))
+        extra = base.index
+        points.append(base)
     store = None
     done: dict[int, pd.DataFrame] = {}
     if outdir is not None:
         store = SweepStore(Path(outdir), SweepStore.key_of(
-            scenario, levers, seed, replications, target_halfwidth, max_replications),
+            scenario, levers, seed, replications, target_halfwidth, max_replications,
+            dict(baseline) if baseline else None),
             {"seed": seed, "replications": replications,
-             "levers": {k: list(v) for k, v in levers.items()}, "points": len(points)})
+             "levers": {k: list(v) for k, v in levers.items()}, "points": len(points),
+             "aliases": lever_aliases(list(levers)), "baseline": base_values,
+             "baseline_point": base.index, "scenario_name": scenario.name})
         done = store.open(points, resume)
     try:
         todo = [p for p in points if p.index not in done]
@@ -358,8 +490,9 @@ def sweep(
                            max_replications, on_point, tally.replication)
             finally:
                 executor.close()
-        tidy = pd.concat([done[i] for i in sorted(done)], ignore_index=True)
-        result = SweepResult(list(levers), tidy, tally.replications)
+        tidy = pd.concat([done[i] for i in sorted(done) if i != extra], ignore_index=True)
+        result = SweepResult(list(levers), tidy, tally.replications, base_values,
+                             done[base.index])
         if store is not None:
             store.write_tables(result)
     finally:
@@ -368,4 +501,5 @@ def sweep(
     return result
 
 
-__all__ = ["SweepResult", "SweepStore", "aggregate", "replication_summary", "sweep"]
+__all__ = ["SweepResult", "SweepStore", "aggregate", "lever_aliases", "replication_summary",
+           "sweep"]

@@ -219,6 +219,9 @@ def verify_replication(scenario: Scenario, seed: int, replication: int
     tidy = pd.concat([exp.compliance(None), exp.compliance("community_type")],
                      ignore_index=True).rename(columns={"group": "community_type",
                                                         "mean": "compliance"})
+    # the optimiser's tidy tables use ``by`` for breakdown rows within types ("" for the
+    # main rows); these are all main rows
+    tidy["by"] = ""
     tidy.insert(0, "replication", replication)
     hourly = exp.compliance("hour")[["stage", "group", "mean", "requests"]]
     hourly.insert(0, "replication", replication)

@@ -162,3 +162,21 @@ def test_roster_bad_input_is_one_line(tmp_path) -> None:  # type: ignore[no-unty
     assert res.exit_code == 2
     assert "patterns.0.length_hour" in res.output
     assert "Traceback" not in res.output
+
+
+def test_verification_tests_every_targeted_stage_of_every_type() -> None:
+    """The roster's check reads the optimiser's lower bounds: one row per community type
+    and targeted stage (an empty table would pass every roster)."""
+    import yaml
+
+    from sim.optimiser import lower_bounds
+    from sim.roster import verify_replication
+
+    data = yaml.safe_load(Path("scenarios/quanxueli.yaml").read_text())
+    data["run"].update(horizon_days=3, replications=2)
+    sc = scenario_from_dict(data, "<t>")
+    tidy = pd.concat([verify_replication(sc, 4, r)[0] for r in range(2)], ignore_index=True)
+    lcb = lower_bounds(tidy, {"respond": 0.99, "onsite": 0.5}, 0.95, by_type=True)
+    types = {c.type for c in sc.communities}
+    assert len(lcb) == 2 * len(types)
+    assert set(lcb["stage"]) <= {"respond", "onsite"} and lcb["lcb"].notna().all()

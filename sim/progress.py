@@ -5,8 +5,11 @@ A command that wants to show how far its replications have got opens a
 through :func:`simulate_reporting` (or :func:`sim.sweeps.replication_summary`) passes
 :func:`sim.model.simulate` an ``on_day`` callback that sends one message per simulated
 day down a pipe; forked local workers inherit the pipe, and a thread in the command's
-process adds the days up and calls the display.  With no channel open (the library, Dask
-workers, tests) nothing is sent and ``simulate`` gets no callback at all.
+process adds the days up and calls the display.  The pipe has no lock: each message is
+one small write, which POSIX keeps whole, so a worker stopped in the middle of sending
+(Ctrl-C ends the workers) can never leave the command waiting for a lock it held.  With
+no channel open (the library, Dask workers, tests) nothing is sent and ``simulate`` gets
+no callback at all.
 
 The callback only counts: it never touches the simulation, so results are the same with
 and without a display (see ``tests/test_progress.py``).
@@ -26,7 +29,7 @@ if TYPE_CHECKING:
     from sim.records import SimulationResult
 
 _channel: Any = None
-"""The open channel's queue (inherited by forked workers); None when nobody listens."""
+"""The open channel's write end (inherited by forked workers); None when nobody listens."""
 
 
 def day_callback() -> Callable[[int], None] | None:
@@ -34,7 +37,7 @@ def day_callback() -> Callable[[int], None] | None:
     queue = _channel
     if queue is None:
         return None
-    return lambda _day: queue.put(1)
+    return lambda _day: queue.send(1)
 
 
 def finish_days(scenario: Scenario, sent: int) -> None:
@@ -42,7 +45,7 @@ def finish_days(scenario: Scenario, sent: int) -> None:
     if _channel is not None:
         rest = days_per_replication(scenario) - sent
         if rest > 0:
-            _channel.put(rest)
+            _channel.send(rest)
 
 
 def days_per_replication(scenario: Scenario) -> int:
@@ -84,12 +87,15 @@ def day_channel(on_days: Callable[[int], None]) -> Iterator[None]:
     if _channel is not None:  # already listening (nested commands): keep the outer one
         yield
         return
-    queue = multiprocessing.get_context("fork").SimpleQueue()
+    reader, writer = multiprocessing.get_context("fork").Pipe(duplex=False)
     total = [0]
 
     def listen() -> None:
         while True:
-            n = queue.get()
+            try:
+                n = reader.recv()
+            except (EOFError, OSError):  # closed under us: the command is ending
+                return
             if n is None:
                 return
             total[0] += int(n)
@@ -97,14 +103,16 @@ def day_channel(on_days: Callable[[int], None]) -> Iterator[None]:
 
     thread = threading.Thread(target=listen, name="sim-days", daemon=True)
     thread.start()
-    _channel = queue
+    _channel = writer
     try:
         yield
     finally:
         _channel = None
-        queue.put(None)
+        writer.send(None)  # one small write, no lock: cannot wait on a stopped worker
         thread.join(timeout=5)
-        queue.close()
+        writer.close()
+        if not thread.is_alive():
+            reader.close()
 
 
 __all__ = ["day_callback", "day_channel", "days_per_replication", "simulate_reporting"]

@@ -73,6 +73,17 @@ def call_in(
     return call
 
 
+def call_at(env: simpy.Environment, at: float, fn: Callable[[Any], None],
+            value: Any = None) -> Call:
+    """Call ``fn(call)`` at simulated time ``at`` (not before now), as :func:`call_in`."""
+    if at < env._now:
+        raise ValueError(f"time {at} is in the past")
+    call = Call(fn, value)
+    queue: list[Any] = env._queue
+    heappush(queue, (at, NORMAL, next(env._eid), call))
+    return call
+
+
 class Environment(simpy.Environment):
     """``simpy.Environment`` whose ``run(until=<time>)`` processes events in a tight loop.
 

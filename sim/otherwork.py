@@ -25,9 +25,9 @@ import math
 import numpy as np
 import simpy
 from numpy.typing import NDArray
-from simpy.events import Event, Timeout
 
 from sim.config import WEEKDAYS, Interruptions, StaffPool
+from sim.kernel import Call, call_at
 from sim.rng import Streams
 from sim.staff import Pool
 from sim.staffing import shift_step
@@ -121,19 +121,26 @@ class InterruptionStream:
             self._next()
 
     def _next(self) -> None:
-        if self.i >= len(self.gaps):
-            rng = self.rng
-            self.gaps = rng.exponential(1.0 / self.rate, _BATCH).tolist()
-            self.durs = self.spec.duration.ppf(rng.random(_BATCH)).tolist()
-            self.i = 0
-        Timeout(self.env, self.gaps[self.i]).callbacks.append(self._arrive)
+        # Arrivals outside the window are drawn and passed over here, without an event:
+        # the same draws, in the same order, as running each one and dropping it.
+        t = self.env._now
+        while True:
+            if self.i >= len(self.gaps):
+                rng = self.rng
+                self.gaps = rng.exponential(1.0 / self.rate, _BATCH).tolist()
+                self.durs = self.spec.duration.ppf(rng.random(_BATCH)).tolist()
+                self.i = 0
+            t += self.gaps[self.i]
+            if not self.windowed or self.spec.in_window(
+                    ((t + self.offset_min) % DAY_MIN) / 60.0):
+                break
+            self.i += 1
+        call_at(self.env, t, self._arrive)
 
-    def _arrive(self, _ev: Event) -> None:
+    def _arrive(self, _ev: Call) -> None:
         i = self.i
         self.i += 1
-        if self.slot < self.pool.capacity and (
-                not self.windowed
-                or self.spec.in_window(((self.env.now + self.offset_min) % DAY_MIN) / 60.0)):
+        if self.slot < self.pool.capacity:
             self.pool.interrupt(max(0.0, self.durs[i]))
         self._next()
 

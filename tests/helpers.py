@@ -102,3 +102,20 @@ def table(
 
 def run(scenario: Scenario, req: RequestTable) -> SimulationResult:
     return run_requests(scenario, list(scenario.expanded_communities()), req)
+
+
+def _default_sigint() -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def interruptible(args: Any, **kw: Any) -> Any:
+    """``subprocess.Popen`` of a command a test may interrupt: Ctrl-C as at a terminal.
+
+    A process started with SIGINT ignored (as a test runner's worker may be) passes that
+    on, and Python then never raises KeyboardInterrupt; the child restores the default.
+    """
+    import subprocess
+
+    return subprocess.Popen(args, preexec_fn=_default_sigint, **kw)

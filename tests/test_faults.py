@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers import interruptible
 
 import sim
 from sim.config import resolved_dict
@@ -217,7 +218,7 @@ def test_workers_exit_when_the_parent_is_killed(command: str, tmp_path: Path) ->
     else:
         args = ["sweep", QUANXUELI, "--vary", "staff.technicians.day=1..8", "-n", "200",
                 "--jobs", "2", "-o", out]
-    proc = subprocess.Popen([sys.executable, "-m", "sim", *map(str, args)],
+    proc = interruptible([sys.executable, "-m", "sim", *map(str, args)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     workers: set[int] = set()
     deadline = time.monotonic() + 120
@@ -238,7 +239,7 @@ def test_ctrl_c_with_workers_ends_cleanly(tmp_path: Path) -> None:
     """Ctrl-C during ``--jobs 2``: finished replications kept, exit 130, no hang."""
     for attempt in range(3):
         out = tmp_path / f"run{attempt}"
-        proc = subprocess.Popen([sys.executable, "-m", "sim", "run", str(QUANXUELI), "-o",
+        proc = interruptible([sys.executable, "-m", "sim", "run", str(QUANXUELI), "-o",
                                  str(out), "-n", "3000", "--jobs", "2"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         _wait_for(out / "replications", proc, "rep-*", 2 + 10 * attempt)
@@ -266,7 +267,7 @@ def _wait_for(path: Path, proc: subprocess.Popen[str], pattern: str, n: int = 1)
 
 def test_second_run_into_a_busy_folder_refuses(week: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    first = subprocess.Popen([sys.executable, "-m", "sim", "run", str(QUANXUELI), "-o",
+    first = interruptible([sys.executable, "-m", "sim", "run", str(QUANXUELI), "-o",
                               str(out), "-n", "3000"], stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL, text=True)
     try:
@@ -285,7 +286,7 @@ def test_second_run_into_a_busy_folder_refuses(week: Path, tmp_path: Path) -> No
         first.wait()
     # the kernel released the dead run's lock: a resumed run takes the folder at once
     kept = len(list((out / "replications").glob("rep-*")))
-    again = subprocess.Popen([sys.executable, "-m", "sim", "run", str(QUANXUELI), "-o",
+    again = interruptible([sys.executable, "-m", "sim", "run", str(QUANXUELI), "-o",
                               str(out), "-n", "3000", "--resume"], stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE, text=True)
     try:
@@ -301,7 +302,7 @@ def test_stale_lock_from_a_killed_sweep_does_not_block(week: Path, tmp_path: Pat
     out = tmp_path / "out"
     args = ["sweep", str(QUANXUELI), "--vary", "staff.technicians.day=1..6", "-n", "40",
             "-j", "1", "-o", str(out)]
-    proc = subprocess.Popen([sys.executable, "-m", "sim", *args], stdout=subprocess.DEVNULL,
+    proc = interruptible([sys.executable, "-m", "sim", *args], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, text=True)
     _wait_for(out / "points", proc, "p*.parquet")
     os.kill(proc.pid, signal.SIGKILL)
@@ -333,7 +334,7 @@ def test_interrupted_optimize_resumes_to_the_same_answer(
         uninterrupted: tuple[subprocess.CompletedProcess[str], Path]) -> None:
     ref, full = uninterrupted
     out = tmp_path / "cut"
-    proc = subprocess.Popen([sys.executable, "-m", "sim", "optimize", str(QUANXUELI),
+    proc = interruptible([sys.executable, "-m", "sim", "optimize", str(QUANXUELI),
                              *OPT_ARGS, "-o", str(out)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     _wait_for(out / "evaluations", proc, "*/*.parquet", 2)

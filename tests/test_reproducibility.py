@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers import interruptible
 
 import sim
 from sim.experiment import replicate
@@ -87,7 +88,7 @@ def test_interrupted_run_keeps_finished_replications(tmp_path: Path) -> None:
     import time
 
     out = tmp_path / "run"
-    proc = subprocess.Popen(
+    proc = interruptible(
         [sys.executable, "-m", "sim", "run", str(QUANXUELI), "-o", str(out),
          "--replications", "200"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120

@@ -9,11 +9,12 @@ finished, and the final tables can be rebuilt from the parts.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,22 +39,30 @@ class PartError(Exception):
     """A saved part of a run cannot be read (truncated or corrupt)."""
 
 
+@contextlib.contextmanager
+def _replacing(tmp: str, path: Path) -> Iterator[None]:
+    """Around writing ``tmp`` and moving it to ``path``: on failure remove ``tmp`` and
+    name ``path`` in the error."""
+    try:
+        yield
+    except BaseException as e:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise _named(e, path) from e
+        raise
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so readers see the old file or the new one, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
+    with _replacing(tmp, path):
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
-    except BaseException as e:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(e, OSError):
-            raise _named(e, path) from e
-        raise
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -222,17 +231,12 @@ def _link_or_copy(source: Path, path: Path) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     os.unlink(tmp)
-    try:
+    with _replacing(tmp, path):
         try:
             os.link(source, tmp)
         except OSError:
             shutil.copyfile(source, tmp)
         os.replace(tmp, path)
-    except BaseException as e:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(e, OSError):
-            raise _named(e, path) from e
-        raise
 
 
 def write_outputs(outdir: Path, exp: ExperimentResult, manifest: dict[str, Any]) -> list[Path]:

@@ -131,41 +131,39 @@ def is_switch(path: str) -> bool:
     return len(tokens) == 2 and tokens[0] in SWITCH_SECTIONS
 
 
-def set_path(data: dict[str, Any], path: str, value: Any) -> None:
-    """Set ``path`` in plain scenario data (see module docstring for the syntax)."""
+def _walk(data: dict[str, Any], path: str) -> tuple[Any, Any, Any, str]:
+    """The container, key and node ``path`` names in plain scenario data, and its
+    dotted name so far (``staff.<pool>.<shift>`` goes through the pool's shifts)."""
     tokens = path.split(".")
     node: Any = data
+    container: Any = None
+    key: Any = None
     where = ""
     for i, tok in enumerate(tokens):
         container, key = _child(node, tok, where or "(top level)")
         where = f"{where}.{tok}" if where else tok
         node = container[key]
-        last = i == len(tokens) - 1
-        if last:
-            if isinstance(node, dict) and "headcount" in node:  # a shift: its headcount
-                node["headcount"] = value
-            elif is_switch(path) and isinstance(node, dict):  # on/off: its switch
-                node["enabled"] = bool(value) if isinstance(value, int) else value
-            elif isinstance(node, dict | list):
-                raise KeyError(f"{where}: names a whole section, not a value")
-            else:
-                container[key] = value
-            return
         if tokens[0] == "staff" and i == 1 and isinstance(node, dict) and len(tokens) == 3:
             node = node["shifts"]  # shortcut staff.<pool>.<shift>
+    return container, key, node, where
+
+
+def set_path(data: dict[str, Any], path: str, value: Any) -> None:
+    """Set ``path`` in plain scenario data (see module docstring for the syntax)."""
+    container, key, node, where = _walk(data, path)
+    if isinstance(node, dict) and "headcount" in node:  # a shift: its headcount
+        node["headcount"] = value
+    elif is_switch(path) and isinstance(node, dict):  # on/off: its switch
+        node["enabled"] = bool(value) if isinstance(value, int) else value
+    elif isinstance(node, dict | list):
+        raise KeyError(f"{where}: names a whole section, not a value")
+    else:
+        container[key] = value
 
 
 def get_path(data: dict[str, Any], path: str) -> Any:
     """The value at ``path`` in plain scenario data (a shift's headcount for a shift)."""
-    tokens = path.split(".")
-    node: Any = data
-    where = ""
-    for i, tok in enumerate(tokens):
-        container, key = _child(node, tok, where or "(top level)")
-        where = f"{where}.{tok}" if where else tok
-        node = container[key]
-        if tokens[0] == "staff" and i == 1 and isinstance(node, dict) and len(tokens) == 3:
-            node = node["shifts"]  # shortcut staff.<pool>.<shift>
+    _, _, node, _ = _walk(data, path)
     if isinstance(node, dict) and "headcount" in node:
         return node["headcount"]
     return node

@@ -9,7 +9,11 @@ callback list, a call to ``Environment.schedule``) and is processed through a ca
   ``Timeout`` would get, ``(now + delay, NORMAL, next id)``, so events run in the order
   SimPy would run them, and SimPy processes and timeouts keep working beside them;
 * :class:`Environment` is ``simpy.Environment`` with the loop of ``run(until=<time>)``
-  written out (no method call per event); everything else is SimPy's.
+  written out (no method call per event); everything else is SimPy's;
+* :meth:`Environment.feed` keeps one chain of calls outside the queue -- the request
+  arrivals, one per request, each scheduling the next: the next call of the chain is
+  held beside the queue with the key it would have had in it, and the loop runs it when
+  that key comes first, so the order is unchanged and the arrivals cost no queue entry.
 
 Both read SimPy's ``_now``, ``_queue`` and ``_eid`` (stable since SimPy 3);
 ``tests/test_kernel.py`` checks the order against SimPy's own events.
@@ -17,6 +21,7 @@ Both read SimPy's ``_now``, ``_queue`` and ``_eid`` (stable since SimPy 3);
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from heapq import heappop, heappush
 from typing import Any
@@ -25,7 +30,7 @@ import simpy
 from simpy.core import StopSimulation
 from simpy.events import NORMAL, URGENT, Event
 
-__all__ = ["Call", "Environment", "call_in"]
+__all__ = ["Call", "Environment", "call_at", "call_in", "feed"]
 
 
 class Call:
@@ -37,12 +42,12 @@ class Call:
     ``callbacks`` gives SimPy's own ``step`` the list it expects.
     """
 
-    __slots__ = ("_ok", "_value", "fn")
+    __slots__ = ("_value", "fn")
+    _ok = True  # never fails (read by SimPy's own ``step``)
 
     def __init__(self, fn: Callable[[Any], None], value: Any) -> None:
         self.fn = fn
         self._value = value
-        self._ok = True
 
     @property
     def callbacks(self) -> list[Callable[[Any], None]]:
@@ -84,13 +89,71 @@ def call_at(env: simpy.Environment, at: float, fn: Callable[[Any], None],
     return call
 
 
+def feed(env: simpy.Environment, at: float, fn: Callable[[Any], None]) -> None:
+    """Call ``fn(None)`` at ``at`` as :func:`call_at` would, through the feed of a
+    :class:`Environment` (a plain SimPy environment gets a queued call)."""
+    if isinstance(env, Environment):
+        env.feed(at, fn)
+    else:
+        call_at(env, at, fn)
+
+
 class Environment(simpy.Environment):
     """``simpy.Environment`` whose ``run(until=<time>)`` processes events in a tight loop.
 
     Same events in the same order, the same stop rule (an urgent event at ``until``,
     so events due at ``until`` itself do not run) and the same failure handling as
-    SimPy's ``run``; ``run()`` and ``run(until=<event>)`` are SimPy's.
+    SimPy's ``run``; ``run()`` and ``run(until=<event>)`` are SimPy's (its ``step`` and
+    ``peek`` see the feed too).
     """
+
+    def __init__(self, initial_time: float = 0) -> None:
+        super().__init__(initial_time)
+        self._feed_at = math.inf  # the feed's next call: time, queue id, callback
+        self._feed_eid = 0
+        self._feed_fn: Callable[[Any], None] | None = None
+
+    def feed(self, at: float, fn: Callable[[Any], None]) -> None:
+        """Call ``fn(None)`` at simulated time ``at`` (not before now), in the place a
+        :func:`call_at` made now would have in the event order, without queueing it.
+
+        The feed holds one call: a call made from the feed's own callback may set the
+        next one (a chain, as the request arrivals are); setting another while one is
+        pending is an error.
+        """
+        if at < self._now:
+            raise ValueError(f"time {at} is in the past")
+        if self._feed_fn is not None:
+            raise RuntimeError("the feed already holds a pending call")
+        self._feed_at = at
+        self._feed_eid = next(self._eid)
+        self._feed_fn = fn
+
+    def _feed_first(self) -> bool:
+        """Whether the feed's call comes before the head of the queue."""
+        at = self._feed_at
+        if not self._queue:
+            return self._feed_fn is not None
+        head = self._queue[0]
+        return at < head[0] or (at == head[0] and head[1] == NORMAL
+                                and self._feed_eid < head[2])
+
+    def _run_feed(self) -> None:
+        fn = self._feed_fn
+        assert fn is not None
+        self._now = self._feed_at
+        self._feed_at = math.inf
+        self._feed_fn = None
+        fn(None)
+
+    def peek(self) -> float:
+        return min(self._feed_at, super().peek())
+
+    def step(self) -> None:
+        if self._feed_fn is not None and self._feed_first():
+            self._run_feed()
+        else:
+            super().step()
 
     def run(self, until: float | Event | None = None) -> Any:
         if until is None or isinstance(until, Event):
@@ -107,6 +170,12 @@ class Environment(simpy.Environment):
             while True:
                 if not queue:  # pragma: no cover - the stop event is always queued
                     raise RuntimeError("no scheduled events left before until")
+                head = queue[0]
+                feed_at = self._feed_at
+                if feed_at < head[0] or (feed_at == head[0] and head[1] == NORMAL
+                                         and self._feed_eid < head[2]):
+                    self._run_feed()  # the feed's call comes first (by SimPy's key)
+                    continue
                 self._now, _, _, event = heappop(queue)
                 if event.__class__ is Call:  # the engine's events: one callback, never fail
                     event.fn(event)

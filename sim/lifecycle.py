@@ -38,14 +38,16 @@ import math
 from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from heapq import heappush
 from typing import cast
 
 import numpy as np
 import simpy
 from numpy.typing import NDArray
+from simpy.events import NORMAL
 
 from sim.arrivals import RequestTable
-from sim.kernel import Call, call_in
+from sim.kernel import Call, Environment, call_in, feed
 from sim.meetings import MeetingServer
 from sim.staff import Pool, Running, Wait
 from sim.stages import FINISH as FINISH_STAGE
@@ -122,6 +124,7 @@ class Engine:
     # slots: attribute access stays fast however many attributes the engine has
     __slots__ = (
         "_done",
+        "_feed",
         "_next_arrival",
         "cancelled",
         "close_dur",
@@ -222,6 +225,10 @@ class Engine:
             self._respond_done, self._onsite_done, self._plan_done,
         )
         self._next_arrival = 0
+        # arrivals chain through the kernel's feed (no queue entry each) where it has one
+        self._feed: Callable[[float, Callable[[Call | None], None]], None] = (
+            env.feed if isinstance(env, Environment)
+            else lambda at, fn: feed(env, at, fn))
         # backlog requests (sim.backlog) enter at their waiting stage; -1: a new arrival
         stages = req.backlog_stage
         self.entry_stage = stages.tolist() if (stages >= 0).any() else None
@@ -233,16 +240,18 @@ class Engine:
         """Schedule the first arrival; the rest chain from it."""
         if self.n:
             # backlog requests were created before the start: they arrive at minute 0
-            call_in(self.env, max(0.0, self.created[0]), self._arrive)
+            self._feed(self.env._now + max(0.0, self.created[0]), self._arrive)
 
-    def _arrive(self, _ev: Call) -> None:
+    def _arrive(self, _ev: Call | None) -> None:
         i = self._next_arrival
         self._next_arrival = i + 1
+        env = self.env
         if i + 1 < self.n:
-            delay = self.created[i + 1] - self.env._now
-            call_in(self.env, delay if delay > 0 else 0.0, self._arrive)
+            now = env._now
+            delay = self.created[i + 1] - now
+            self._feed(now + delay if delay > 0 else now, self._arrive)
         if self.overdue_at[i] < self.horizon:
-            call_in(self.env, max(0.0, self.overdue_at[i] - self.env._now), self._overdue, i)
+            call_in(env, max(0.0, self.overdue_at[i] - env._now), self._overdue, i)
         entry = self.entry_stage[i] if self.entry_stage is not None else -1
         self._wait(i, entry if entry >= 0 else RESPOND)
 
@@ -268,6 +277,12 @@ class Engine:
                 return
         tiers = self.routes[stage][rid]
         first = tiers[0]
+        if first.busy < first.limit and first.running is None:
+            # someone is free and the job need not be tracked: Pool.take without a Wait
+            first.busy += 1
+            first._busy_up.append(self.env._now)
+            self._start(first, rid, stage, None)
+            return
         prio = 0 if self.urgent[rid] or self.escalated[rid] else 1
         w = Wait(rid, stage, prio, tiers)
         if first.take(w):
@@ -322,9 +337,13 @@ class Engine:
         A milestone (response, arrival on site) is recorded only if it falls within the
         run; one after the horizon stays NaN (not reached), like any stage still open.
         """
-        rid = w.rid
-        stage = w.stage
-        now = self.env._now
+        self._start(pool, w.rid, w.stage, w)
+
+    def _start(self, pool: Pool, rid: int, stage: int, w: Wait | None) -> None:
+        """:meth:`start_job` for request ``rid``'s ``stage`` (``w`` may be None where the
+        pool does not track its jobs)."""
+        env = self.env
+        now = env._now
         c = pool.callout
         self.served_by[stage][rid] = pool.index
         milestone = NEVER
@@ -354,8 +373,13 @@ class Engine:
             if not self.complex[rid] and self.finished[rid] <= now:  # finished meanwhile
                 dur = 0.0
                 self.dropped.add(rid)
-        ev = call_in(self.env, dur, self._done[stage], rid)
+        if dur < 0:
+            raise ValueError(f"negative duration {dur}")
+        # call_in(env, dur, self._done[stage], rid) written out: once per job
+        ev = Call(self._done[stage], rid)
+        heappush(env._queue, (now + dur, NORMAL, next(env._eid), ev))
         if pool.running is not None:
+            assert w is not None
             pool.track(rid, Running(ev, stage, now, now + dur, w, milestone))
 
     # -- preemption (optional, per pool) ----------------------------------------------------

@@ -377,7 +377,8 @@ class Engine:
             raise ValueError(f"negative duration {dur}")
         # call_in(env, dur, self._done[stage], rid) written out: once per job
         ev = Call(self._done[stage], rid)
-        heappush(env._queue, (now + dur, NORMAL, next(env._eid), ev))
+        queue: list[tuple[float, int, int, Call]] = env._queue
+        heappush(queue, (now + dur, NORMAL, next(env._eid), ev))
         if pool.running is not None:
             assert w is not None
             pool.track(rid, Running(ev, stage, now, now + dur, w, milestone))

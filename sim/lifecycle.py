@@ -39,7 +39,7 @@ from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from heapq import heappush
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 import simpy
@@ -377,7 +377,7 @@ class Engine:
             raise ValueError(f"negative duration {dur}")
         # call_in(env, dur, self._done[stage], rid) written out: once per job
         ev = Call(self._done[stage], rid)
-        queue: list[tuple[float, int, int, Call]] = env._queue
+        queue: list[Any] = env._queue
         heappush(queue, (now + dur, NORMAL, next(env._eid), ev))
         if pool.running is not None:
             assert w is not None

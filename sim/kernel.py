@@ -174,7 +174,12 @@ class Environment(simpy.Environment):
                 feed_at = self._feed_at
                 if feed_at < head[0] or (feed_at == head[0] and head[1] == NORMAL
                                          and self._feed_eid < head[2]):
-                    self._run_feed()  # the feed's call comes first (by SimPy's key)
+                    # the feed's call comes first (by SimPy's key): self._run_feed()
+                    fn = self._feed_fn
+                    self._now = feed_at
+                    self._feed_at = math.inf
+                    self._feed_fn = None
+                    fn(None)  # type: ignore[misc]  # set whenever _feed_at is finite
                     continue
                 self._now, _, _, event = heappop(queue)
                 if event.__class__ is Call:  # the engine's events: one callback, never fail

@@ -277,7 +277,8 @@ class Engine:
                 return
         tiers = self.routes[stage][rid]
         first = tiers[0]
-        if first.busy < first.limit and first.running is None:
+        free = first.busy < first.limit
+        if free and first.running is None:
             # someone is free and the job need not be tracked: Pool.take without a Wait
             first.busy += 1
             first._busy_up.append(self.env._now)
@@ -285,14 +286,16 @@ class Engine:
             return
         prio = 0 if self.urgent[rid] or self.escalated[rid] else 1
         w = Wait(rid, stage, prio, tiers)
-        if first.take(w):
+        if free:
+            first.take(w)
             return
         if prio == 0 and first.preemptive and self._preempt(first, w):
             return
         if prio == 0 and first.urgent_takes_other and first.pause_interruption():
             first.take(w)
             return
-        w.enqueue(first)
+        w.pools = (first,)  # w.enqueue(first), for a wait queued nowhere yet
+        first.enqueue(w, prio)
         env = self.env
         if len(tiers) > 1:
             call_in(env, tiers[1].spec.borrow_after_min, self._borrow, w)

@@ -259,14 +259,23 @@ class Pool:
         oth = np.frombuffer(self._olog, dtype=np.float64).reshape(-1, 2)
         steps = [np.frombuffer(a, dtype=np.float64) for a in
                  (self._busy_up, self._busy_down, self._wait_up, self._wait_down)]
-        # each log is in time order: a stable sort merges the runs in linear time
-        t = np.sort(np.concatenate([*steps, cap[:, 0], oth[:, 0]]), kind="stable")
-        t = t[np.append(t[1:] != t[:-1], True)]  # one row per moment
-        bu, bd, wu, wd = (np.searchsorted(s, t, side="right") for s in steps)
+        times = np.concatenate([*steps, cap[:, 0], oth[:, 0]])
+        # each log is in time order: a stable sort merges the runs in linear time, and
+        # running sums of the steps (+1 up, -1 down) in that order give the levels
+        order = np.argsort(times, kind="stable")
+        t = times[order]
+        last = np.append(t[1:] != t[:-1], True)  # the last change of each moment
+        ends = np.cumsum([len(s) for s in steps])
+        busy = np.zeros(len(times), dtype=np.int64)
+        busy[:ends[0]], busy[ends[0]:ends[1]] = 1, -1
+        waiting = np.zeros(len(times), dtype=np.int64)
+        waiting[ends[1]:ends[2]], waiting[ends[2]:ends[3]] = 1, -1
+        t = t[last]
         ic = np.searchsorted(cap[:, 0], t, side="right") - 1
         io = np.searchsorted(oth[:, 0], t, side="right") - 1
-        return np.column_stack([t, bu - bd, wu - wd, cap[ic, 1], oth[io, 1]]).astype(
-            np.float64)
+        return np.column_stack([t, np.cumsum(busy[order])[last],
+                                np.cumsum(waiting[order])[last],
+                                cap[ic, 1], oth[io, 1]]).astype(np.float64)
 
     # -- work ---------------------------------------------------------------------------
     def take(self, job: Wait) -> bool:

@@ -119,11 +119,13 @@ def generate(scenario: Scenario, communities: list[Community], streams: Streams)
         for k in range(math.ceil(m)):
             t = nhpp_times(streams.get(f"arrivals/{com.name}/{k}"), base_rate, horizon)
             u = streams.get(f"requests/{com.name}/{k}").random((len(t), N_UNIFORMS))
-            keep = np.ones(len(t), dtype=bool)
             if m - k < 1.0:  # thin the last copy to the fractional part
                 keep = streams.get(f"thinning/{com.name}/{k}").random(len(t)) < (m - k)
-            idx = np.flatnonzero(keep)
-            parts.append(_attributes(scenario, com, ci, cat_names, t[idx], u[idx], k, idx))
+                idx = np.flatnonzero(keep)
+                t, u = t[idx], u[idx]
+            else:
+                idx = np.arange(len(t))
+            parts.append(_attributes(scenario, com, ci, cat_names, t, u, k, idx))
         if scenario.events:  # surges and clusters add requests from their own streams
             for ei, cat, extra in event_arrivals(scenario, com, base_rate * m, streams,
                                                  N_UNIFORMS):

@@ -21,13 +21,16 @@ arrivals, handling times and every other pool's draws unchanged.
 from __future__ import annotations
 
 import math
+from heapq import heappush
+from typing import Any
 
 import numpy as np
 import simpy
 from numpy.typing import NDArray
+from simpy.events import NORMAL
 
 from sim.config import WEEKDAYS, Interruptions, StaffPool
-from sim.kernel import Call, call_at
+from sim.kernel import Call
 from sim.rng import Streams
 from sim.staff import Pool
 from sim.staffing import shift_step
@@ -106,6 +109,10 @@ class InterruptionStream:
         self.env = env
         self.offset_min = offset_min
         self.windowed = not spec.all_day
+        # the window as numbers, compared here as Interruptions.in_window compares them
+        self.start_hour = spec.start_hour
+        self.end_hour = spec.end_hour
+        self.wraps = spec.start_hour > spec.end_hour  # a window past midnight
         self.pool = pool
         self.spec = spec
         self.slot = slot
@@ -123,7 +130,8 @@ class InterruptionStream:
     def _next(self) -> None:
         # Arrivals outside the window are drawn and passed over here, without an event:
         # the same draws, in the same order, as running each one and dropping it.
-        t = self.env._now
+        env = self.env
+        t = env._now
         while True:
             if self.i >= len(self.gaps):
                 rng = self.rng
@@ -131,11 +139,16 @@ class InterruptionStream:
                 self.durs = self.spec.duration.ppf(rng.random(_BATCH)).tolist()
                 self.i = 0
             t += self.gaps[self.i]
-            if not self.windowed or self.spec.in_window(
-                    ((t + self.offset_min) % DAY_MIN) / 60.0):
+            if not self.windowed:
+                break
+            hour = ((t + self.offset_min) % DAY_MIN) / 60.0  # spec.in_window(hour):
+            if (hour >= self.start_hour or hour < self.end_hour) if self.wraps else (
+                    self.start_hour <= hour < self.end_hour):
                 break
             self.i += 1
-        call_at(self.env, t, self._arrive)
+        # call_at(env, t, self._arrive) written out: once per interruption
+        queue: list[Any] = env._queue
+        heappush(queue, (t, NORMAL, next(env._eid), Call(self._arrive, None)))
 
     def _arrive(self, _ev: Call) -> None:
         i = self.i

@@ -31,13 +31,15 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from heapq import heappop, heappush
+from typing import Any
 
 import numpy as np
 import simpy
 from numpy.typing import NDArray
+from simpy.events import NORMAL
 
 from sim.config import StaffPool
-from sim.kernel import Call, call_in
+from sim.kernel import Call
 from sim.staffing import Segment, weekly_cost, weekly_segments
 
 __all__ = ["Pool", "Running", "Segment", "Wait", "weekly_cost", "weekly_segments"]
@@ -423,18 +425,27 @@ class Pool:
             self.int_queue.append(duration)
 
     def _start_interruption(self, duration: float) -> None:
-        self._other(1)
+        # self._other(1), self._relimit() and call_in written out: once per interruption
+        env = self.env
+        now = env._now
+        self.other += 1
+        self._olog.extend((now, self.other))
         self.int_running += 1
-        self._relimit()
-        ev = call_in(self.env, duration, self._interruption_done)
-        self.ints[ev] = self.env._now + duration
+        self.limit -= 1  # one more running interruption: what _relimit gives
+        if duration < 0:
+            raise ValueError(f"negative delay {duration}")
+        ev = Call(self._interruption_done, None)
+        queue: list[Any] = env._queue
+        heappush(queue, (now + duration, NORMAL, next(env._eid), ev))
+        self.ints[ev] = now + duration
 
     def _interruption_done(self, ev: Call) -> None:
         if self.ints.pop(ev, None) is None:  # set aside for an urgent request
             return
-        self._other(-1)
+        self.other -= 1
+        self._olog.extend((self.env._now, self.other))
         self.int_running -= 1
-        self._relimit()
+        self.limit += 1  # one fewer running interruption: what _relimit gives
         self._free()
 
     def pause_interruption(self) -> bool:

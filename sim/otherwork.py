@@ -85,10 +85,16 @@ class Absence:
 
     def __init__(self, prob: float, slots: int, days: int, rng: np.random.Generator) -> None:
         self.away: NDArray[np.bool_] = rng.random((max(slots, 1), days)) < prob
+        # away_among[day][h]: how many of slots 0..h-1 are away on ``day`` (read at every
+        # shift change, so a list lookup rather than a numpy sum)
+        counts = np.cumsum(self.away, axis=0, dtype=np.int64)
+        self.away_among: list[list[int]] = np.vstack(
+            [np.zeros((1, days), dtype=np.int64), counts]).T.tolist()
 
     def present(self, headcount: int, day: int) -> int:
         """How many of ``headcount`` rostered people are at work on run day ``day``."""
-        return headcount - int(self.away[:headcount, day].sum())
+        row = self.away_among[day]
+        return headcount - row[min(headcount, len(row) - 1)]
 
 
 class InterruptionStream:

@@ -142,6 +142,27 @@ def summarise(
     return out.drop(columns="std")
 
 
+def summarise_shares(
+    per_rep: pd.DataFrame, keys: list[str], value: str, trials: str, level: float = 0.95
+) -> pd.DataFrame:
+    """:func:`summarise` for shares: the same columns, with the interval of
+    :func:`proportion_interval` (within [0, 1]) and ``halfwidth`` half its width.
+
+    ``per_rep`` has one row per replication and group, the share in ``value`` (rows
+    without one are dropped) and the decided requests behind it in ``trials``.
+    """
+    decided = per_rep.dropna(subset=[value])
+    out = summarise(decided, keys, value, level)
+    g = decided.groupby(keys, observed=True, sort=True)
+    extra = pd.DataFrame({"_std": g[value].std().fillna(0.0), "_trials": g[trials].sum()})
+    out = out.merge(extra.reset_index(), on=keys, how="left")
+    low, high = proportion_interval(out["mean"], out["_std"],
+                                    out["replications"], out["_trials"], level)
+    out["ci_low"], out["ci_high"] = low, high
+    out["halfwidth"] = (high - low) / 2
+    return out.drop(columns=["_std", "_trials"])
+
+
 def _codes(column: pd.Series) -> tuple[NDArray[np.int64], list[object]]:
     """Integer codes and their labels (category order for categoricals, else sorted)."""
     if isinstance(column.dtype, pd.CategoricalDtype):

@@ -233,7 +233,7 @@ def verify_many(scenarios: Sequence[Scenario], targets: Mapping[str, float],
                 ) -> list[tuple[pd.DataFrame, pd.DataFrame, bool]]:
     """:func:`verify` of several scenarios at once (same seeds: paired), in parallel."""
     from sim.optimiser import lower_bounds
-    from sim.results import summarise
+    from sim.results import summarise_shares
 
     handles = {executor.submit(verify_replication, sc, seed, r): (i, r)
                for i, sc in enumerate(scenarios) for r in range(replications)}
@@ -248,7 +248,7 @@ def verify_many(scenarios: Sequence[Scenario], targets: Mapping[str, float],
         tidy = pd.concat([p[0] for p in reps], ignore_index=True)
         hourly = pd.concat([p[1] for p in reps], ignore_index=True)
         lcb = lower_bounds(tidy, targets, confidence, by_type=True)
-        hours = summarise(hourly.dropna(subset=["mean"]), ["stage", "group"], "mean")
+        hours = summarise_shares(hourly, ["stage", "group"], "mean", "requests")
         hours["hour"] = hours["group"].astype(int)
         hours = hours.drop(columns="group").sort_values(["stage", "hour"]).reset_index(
             drop=True)

@@ -32,7 +32,7 @@ from sim.config import Scenario, ScenarioError, resolved_dict
 from sim.executors import Executor, make_executor
 from sim.io import atomic_write_frame, atomic_write_text
 from sim.levers import apply, grid
-from sim.results import ExperimentResult, proportion_interval, summarise
+from sim.results import ExperimentResult, summarise_shares
 from sim.rundir import check_resumable, claim_kind, clean_temporary, lock_outdir
 from sim.staffing import scenario_weekly_cost
 
@@ -153,17 +153,9 @@ def aggregate(tidy: pd.DataFrame, keys: Sequence[str], level: float = 0.95) -> p
     """
     k = [*keys, "community_type", "stage"]
     tidy = main_rows(tidy)
-    decided = tidy.dropna(subset=["compliance"])
-    out = summarise(decided, k, "compliance", level)
-    std = decided.groupby(k, observed=True, sort=True)["compliance"].std().fillna(0.0)
+    out = summarise_shares(tidy, k, "compliance", "requests", level)
     counts = tidy.groupby(k, observed=True)[["requests", "unknown"]].sum().reset_index()
-    out = out.merge(std.rename("_std").reset_index(), on=k, how="left").merge(
-        counts, on=k, how="left")
-    low, high = proportion_interval(out["mean"], out["_std"], out["replications"],
-                                    out["requests"], level)
-    out["ci_low"], out["ci_high"] = low, high
-    out["halfwidth"] = (high - low) / 2
-    return out.drop(columns="_std")
+    return out.merge(counts, on=k, how="left")
 
 
 def max_halfwidth(tidy: pd.DataFrame, level: float = 0.95) -> float:

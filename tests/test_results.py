@@ -196,3 +196,27 @@ def test_runs_measuring_nothing_give_tables_and_a_message(
     proc = run_cli("report", out)
     assert proc.returncode == 0, proc.stderr
     assert (out / "report.html").is_file()
+
+
+def test_share_summaries_keep_their_intervals_inside_zero_and_one() -> None:
+    """Shares near 100 %: the t interval of summarise passes 1, the share interval
+    (Wilson on the effective sample size) bends inwards and matches it away from 0/1."""
+    from sim.results import proportion_interval, summarise, summarise_shares
+
+    per_rep = pd.DataFrame({
+        "g": ["near"] * 3 + ["mid"] * 3 + ["none"],
+        "share": [1.0, 0.8, 1.0, 0.5, 0.55, 0.45, np.nan],
+        "decided": [10, 10, 12, 40, 40, 40, 0],
+    })
+    shares = summarise_shares(per_rep, ["g"], "share", "decided").set_index("g")
+    plain = summarise(per_rep.dropna(), ["g"], "share").set_index("g")
+    assert plain.loc["near", "ci_high"] > 1  # what the plain t interval does
+    assert list(shares.index) == ["mid", "near"]  # no decided request: no row
+    assert shares.loc["near", "ci_high"] <= 1
+    assert (shares["ci_low"] <= shares["mean"]).all()
+    assert (shares["mean"] <= shares["ci_high"]).all()
+    low, high = proportion_interval(0.5, 0.05, 3, 120)
+    assert shares.loc["mid", ["ci_low", "ci_high"]].tolist() == [float(low), float(high)]
+    assert shares.loc["mid", "halfwidth"] == pytest.approx((high - low) / 2)
+    assert shares.loc["mid", "halfwidth"] == pytest.approx(plain.loc["mid", "halfwidth"],
+                                                           rel=0.05)

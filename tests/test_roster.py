@@ -146,6 +146,13 @@ def test_roster_command_writes_tables_and_figure(tmp_path) -> None:  # type: ign
     assert set(shifts["day"]) <= set(WEEKDAYS)
     assert (out / "roster.png").stat().st_size > 10_000
     assert (out / ".sim-kind").read_text().strip() == "roster"
+    by_hour = pd.read_csv(out / "roster_compliance_by_hour.csv")
+    assert by_hour.loc[by_hour["replications"] < 2, "ci_high"].isna().all()
+    by_hour = by_hour[by_hour["replications"] >= 2]
+    # shares' intervals stay in [0, 1] around the mean (a t interval passes 100 % here)
+    assert ((by_hour["ci_low"] >= 0) & (by_hour["ci_low"] <= by_hour["mean"])
+            & (by_hour["mean"] <= by_hour["ci_high"]) & (by_hour["ci_high"] <= 1)).all()
+    assert (by_hour["mean"] == 1).any() and (by_hour["mean"] < 1).any()
 
 
 def test_roster_bad_input_is_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]

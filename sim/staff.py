@@ -357,7 +357,12 @@ class Pool:
         while q:
             job = heappop(q)[2]
             if job.active:
-                job.taken()
+                # job.taken() written out (once per queued job): it leaves every queue
+                job.active = False
+                now = self.env._now
+                for p in job.pools:
+                    p.waiting -= 1  # p.leave(job)
+                    p._wait_down.append(now)
                 return job
         return None
 

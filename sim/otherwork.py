@@ -124,43 +124,53 @@ class InterruptionStream:
         self.slot = slot
         self.rate = spec.rate_per_hour / 60.0
         self.rng = rng
-        self.gaps: list[float] = []
+        # the batch being used: arrival times in the window, their durations, the next
+        # one's index, and the time of the batch's last arrival (in the window or not)
+        self.times: list[float] = []
         self.durs: list[float] = []
-        self.i = 0
+        self.k = 0
+        self.t_end = 0.0
 
     def start(self) -> None:
         """Schedule the first arrival (nothing when the rate is 0)."""
         if self.rate > 0:
+            self.t_end = self.env._now
             self._next()
 
+    def _refill(self) -> None:
+        """Draw the next batch, following the last one: gaps, then durations (the order
+        of the draws is the stream's, whatever the window).  Arrival ``j`` of the batch is
+        at ``t_end + gap_0 + ... + gap_j``, added one gap at a time (a running sum, the
+        same additions in the same order as stepping from arrival to arrival); those
+        outside the window are passed over here, so they cost no event."""
+        rng = self.rng
+        gaps = rng.exponential(1.0 / self.rate, _BATCH)
+        durs = self.spec.duration.ppf(rng.random(_BATCH))
+        times = np.cumsum(np.concatenate(([self.t_end], gaps)))[1:]
+        self.t_end = float(times[-1])
+        if self.windowed:  # as Interruptions.in_window, on the hour of day of each
+            hour = ((times + self.offset_min) % DAY_MIN) / 60.0
+            inside = ((hour >= self.start_hour) | (hour < self.end_hour) if self.wraps
+                      else (self.start_hour <= hour) & (hour < self.end_hour))
+            times, durs = times[inside], durs[inside]
+        self.times = times.tolist()
+        self.durs = durs.tolist()
+        self.k = 0
+
     def _next(self) -> None:
-        # Arrivals outside the window are drawn and passed over here, without an event:
-        # the same draws, in the same order, as running each one and dropping it.
+        while self.k >= len(self.times):
+            self._refill()
         env = self.env
-        t = env._now
-        while True:
-            if self.i >= len(self.gaps):
-                rng = self.rng
-                self.gaps = rng.exponential(1.0 / self.rate, _BATCH).tolist()
-                self.durs = self.spec.duration.ppf(rng.random(_BATCH)).tolist()
-                self.i = 0
-            t += self.gaps[self.i]
-            if not self.windowed:
-                break
-            hour = ((t + self.offset_min) % DAY_MIN) / 60.0  # spec.in_window(hour):
-            if (hour >= self.start_hour or hour < self.end_hour) if self.wraps else (
-                    self.start_hour <= hour < self.end_hour):
-                break
-            self.i += 1
         # call_at(env, t, self._arrive) written out: once per interruption
         queue: list[Any] = env._queue
-        heappush(queue, (t, NORMAL, next(env._eid), Call(self._arrive, None)))
+        heappush(queue, (self.times[self.k], NORMAL, next(env._eid),
+                         Call(self._arrive, None)))
 
     def _arrive(self, _ev: Call) -> None:
-        i = self.i
-        self.i += 1
+        k = self.k
+        self.k = k + 1
         if self.slot < self.pool.capacity:
-            self.pool.interrupt(max(0.0, self.durs[i]))
+            self.pool.interrupt(max(0.0, self.durs[k]))
         self._next()
 
 

@@ -308,3 +308,20 @@ def test_interruptions_arrive_only_in_their_hours_and_keep_their_draws(
     assert late == [t for t in everything if hour(t) >= 22 or hour(t) < 2]
     assert office == [t for t in everything if 8 <= hour(t) < 20]
     assert late and office and len(office) > 2 * len(late)
+
+
+def test_an_interruption_stream_is_its_generator_drawn_batch_by_batch() -> None:
+    """Arrival j is the sum of the first j gaps, each batch drawing its 512 gaps and
+    then its 512 durations from the pool's generator (the draws, and so the arrivals,
+    do not depend on how the stream is stepped through)."""
+    rng = np.random.default_rng(5)  # the generator _interruption_times hands the stream
+    t, expected = 0.0, []
+    while t < 3 * 1440.0:
+        gaps = rng.exponential(1.0 / 0.5, 512)  # 30 an hour
+        rng.random(512)  # the batch's durations
+        for g in gaps.tolist():
+            t += g
+            expected.append(t)
+    got = _interruption_times({}, 0.0)
+    assert len(got) > 3 * 512  # several batches
+    assert got == [x for x in expected if x < 3 * 1440.0]

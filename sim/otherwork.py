@@ -192,13 +192,16 @@ def start_other_work(
 ) -> dict[int, Absence]:
     """Start every pool's interruption stream; return each pool's absence draws by index."""
     absences: dict[int, Absence] = {}
+    most: dict[int, int] = {}  # largest headcount per staff entry (pools share specs)
     for p in pools:
         spec = p.spec
         if not spec.has_other_work:
             continue
         # runtime name "<spec>@<where>"; a copy drawing as another pool swaps the spec part
         key = (spec.streams_from + p.name[len(spec.name):]) if spec.streams_from else p.name
-        slots = max_headcount(spec)
+        if id(spec) not in most:
+            most[id(spec)] = max_headcount(spec)
+        slots = most[id(spec)]
         if spec.absence_prob > 0:
             absences[p.index] = Absence(spec.absence_prob, slots, run_days(axis, horizon_min),
                                         streams.get(f"absence/{key}"))

@@ -171,6 +171,7 @@ def build_result(
 ) -> SimulationResult:
     """Assemble a :class:`SimulationResult` from the engine's arrays and pool logs."""
     names = [p.name for p in pools]
+    cost = {id(p.spec): weekly_cost(p.spec) for p in pools}  # once per staff entry
     requests = requests_frame(scenario, replication, communities, req, out, names)
     load, backlog = load_frames(scenario, pools)
     pool_df = pd.DataFrame({
@@ -178,7 +179,7 @@ def build_result(
         "spec": [p.spec.name for p in pools],
         "kind": [p.kind for p in pools],
         "scope": [p.scope for p in pools],
-        "weekly_cost": [weekly_cost(p.spec) for p in pools],
+        "weekly_cost": [cost[id(p.spec)] for p in pools],
         "overtime_min": [p.overtime_min for p in pools],
         "overtime_jobs": [p.overtime_jobs for p in pools],
     })

@@ -7,11 +7,18 @@ one process and efficiency (speed-up / workers).  Executor start-up (forking the
 starting the cluster and warming its workers) is timed apart and not in the speed-up:
 a sweep pays it once.  Checks that every executor gives the same compliance table.
 
+``--sleep S`` replaces the simulations by tasks that take the scenario, sleep ``S``
+seconds and return a small result: the speed-up is then measured against the ideal
+(``tasks x S`` seconds on one worker), and the efficiency is that of the executor itself --
+sending tasks and the scenario, scheduling, batching, bringing results back -- at any
+worker count, even beyond the machine's cores (sleeping workers need no core).
+
 Run from the repository root::
 
     python benchmarks/bench_scaling.py --workers 1 2              # this machine
     python benchmarks/bench_scaling.py --workers 1 2 4 8 16 --tasks 64
     python benchmarks/bench_scaling.py --dask tcp://scheduler:8786 --workers 32
+    python benchmarks/bench_scaling.py --sleep 1 --workers 4 16 --tasks 64   # overhead
 """
 
 from __future__ import annotations
@@ -31,13 +38,25 @@ from sim.summary import ExperimentSummary
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_batch(executor: Any, scenario: Any, tasks: int) -> tuple[float, pd.DataFrame]:
+def sleep_task(seconds: float, scenario: Any, replication: int) -> tuple[int, str]:
+    """Stands in for a replication: takes the scenario, sleeps, returns a small result."""
+    time.sleep(seconds)
+    return replication, scenario.name
+
+
+def run_batch(executor: Any, scenario: Any, tasks: int, sleep: float = 0.0
+              ) -> tuple[float, pd.DataFrame]:
     seed = scenario.run.seed
     t0 = time.perf_counter()
-    handles = {executor.submit(simulate_summary, scenario, seed, r, (None,)): r
-               for r in range(tasks)}
+    if sleep > 0:
+        handles = {executor.submit(sleep_task, sleep, scenario, r): r for r in range(tasks)}
+    else:
+        handles = {executor.submit(simulate_summary, scenario, seed, r, (None,)): r
+                   for r in range(tasks)}
     results = [res for _, res in executor.as_completed(set(handles))]
     seconds = time.perf_counter() - t0
+    if sleep > 0:  # every task's own result came back once
+        return seconds, pd.DataFrame(sorted(results), columns=["replication", "scenario"])
     table = ExperimentSummary(scenario, seed, results).compliance(None)
     return seconds, table
 
@@ -51,6 +70,8 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=16)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--dask", default="local", help="'local', an address, or 'none'")
+    parser.add_argument("--sleep", type=float, default=0.0,
+                        help="tasks sleep this many seconds instead of simulating")
     args = parser.parse_args()
 
     sc = load_scenario(args.scenario)
@@ -58,11 +79,18 @@ def main() -> None:
                                "warmup_days": min(sc.run.warmup_days, args.days / 2)}
     sc = sc.model_copy(update={"run": RunConfig.model_validate(f)})
 
-    serial = make_executor(1)
-    base, reference = run_batch(serial, sc, args.tasks)
-    serial.close()
-    print(f"{sc.name}: {args.tasks} tasks of {args.days:g} days; one process "
-          f"{base:.2f} s ({base / args.tasks:.2f} s a task)")
+    if args.sleep > 0:
+        base = args.tasks * args.sleep
+        reference = pd.DataFrame([(r, sc.name) for r in range(args.tasks)],
+                                 columns=["replication", "scenario"])
+        print(f"{args.tasks} tasks sleeping {args.sleep:g} s each: one worker would take "
+              f"{base:.2f} s (the ideal, not measured)")
+    else:
+        serial = make_executor(1)
+        base, reference = run_batch(serial, sc, args.tasks)
+        serial.close()
+        print(f"{sc.name}: {args.tasks} tasks of {args.days:g} days; one process "
+              f"{base:.2f} s ({base / args.tasks:.2f} s a task)")
     print(f"{'executor':<10} {'workers':>7} {'start s':>8} {'run s':>8} {'speed-up':>9} "
           f"{'efficiency':>10}  tables")
     kinds = [("pool", None)] + ([] if args.dask == "none" else [("dask", args.dask)])
@@ -74,7 +102,7 @@ def main() -> None:
                 list(ex.as_completed({ex.submit(int, 0) for _ in range(w)}))
             start = time.perf_counter() - t0
             try:
-                seconds, table = run_batch(ex, sc, args.tasks)
+                seconds, table = run_batch(ex, sc, args.tasks, args.sleep)
             finally:
                 ex.close()
             same = "identical" if table.equals(reference) else "DIFFERENT"

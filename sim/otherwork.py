@@ -169,8 +169,12 @@ class InterruptionStream:
     def _arrive(self, _ev: Call) -> None:
         k = self.k
         self.k = k + 1
-        if self.slot < self.pool.capacity:
-            self.pool.interrupt(max(0.0, self.durs[k]))
+        pool = self.pool
+        if self.slot < pool.capacity:
+            if pool.busy < pool.limit:  # pool.interrupt(), where someone is free
+                pool._start_interruption(max(0.0, self.durs[k]))
+            else:
+                pool.interrupt(max(0.0, self.durs[k]))
         self._next()
 
 

@@ -451,7 +451,9 @@ class Pool:
         self._olog.extend((self.env._now, self.other))
         self.int_running -= 1
         self.limit += 1  # one fewer running interruption: what _relimit gives
-        self._free()
+        if (self.queue or self.int_queue or self._drops
+                or (self.block_in < self.block_want and self.block_in < self.capacity)):
+            self._free()  # otherwise it would find nothing to do
 
     def pause_interruption(self) -> bool:
         """Free a person for an urgent request by setting aside the latest started

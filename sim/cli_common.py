@@ -50,6 +50,10 @@ DASK_HELP = "run on Dask: 'local' starts a LocalCluster, or give a scheduler tcp
 Jobs = Annotated[int | None, typer.Option("--jobs", "-j", min=1, help=JOBS_HELP)]
 Dask = Annotated[str | None, typer.Option("--dask", help=DASK_HELP)]
 Seed = Annotated[int | None, typer.Option("--seed", min=0, help="default: the scenario's")]
+Replications = Annotated[int, typer.Option("--replications", "-n", min=2)]
+Confidence = Annotated[float, typer.Option(min=0.5, max=0.999)]
+HorizonDays = Annotated[float | None, typer.Option(
+    help="simulate this many days instead of the scenario's horizon")]
 
 
 def say(label: str, message: str, style: str = "yellow") -> None:

@@ -15,7 +15,20 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from sim.cli_common import EXIT_INTERRUPTED, Dask, Jobs, Seed, fail, load, out, say, writing
+from sim.cli_common import (
+    EXIT_INTERRUPTED,
+    Confidence,
+    Dask,
+    HorizonDays,
+    Jobs,
+    Replications,
+    Seed,
+    fail,
+    load,
+    out,
+    say,
+    writing,
+)
 from sim.config import Scenario, ScenarioError
 from sim.rundir import OutdirError
 
@@ -43,10 +56,9 @@ def allocate_cmd(
         help="the pool, when several of the kind serve a unit")] = None,
     shift: Annotated[str | None, typer.Option(
         help="the shift that changes (default the pool's first shift not on call)")] = None,
-    replications: Annotated[int, typer.Option("--replications", "-n", min=2)] = 10,
-    confidence: Annotated[float, typer.Option(min=0.5, max=0.999)] = 0.95,
-    horizon_days: Annotated[float | None, typer.Option(
-        help="simulate this many days instead of the scenario's horizon")] = None,
+    replications: Replications = 10,
+    confidence: Confidence = 0.95,
+    horizon_days: HorizonDays = None,
     seed: Seed = None,
     jobs: Jobs = None,
     dask: Dask = None,
@@ -147,10 +159,9 @@ def roster_cmd(
     compare: Annotated[bool, typer.Option(
         help="also run the optimiser over the pool's shift headcounts (0..2x+2 each)")]
     = True,
-    replications: Annotated[int, typer.Option("--replications", "-n", min=2)] = 10,
-    confidence: Annotated[float, typer.Option(min=0.5, max=0.999)] = 0.95,
-    horizon_days: Annotated[float | None, typer.Option(
-        help="simulate this many days instead of the scenario's horizon")] = None,
+    replications: Replications = 10,
+    confidence: Confidence = 0.95,
+    horizon_days: HorizonDays = None,
     seed: Seed = None,
     jobs: Jobs = None,
 ) -> None:

@@ -16,8 +16,10 @@ from rich.table import Table
 
 from sim.cli_common import (
     EXIT_INTERRUPTED,
+    Confidence,
     Dask,
     Jobs,
+    Replications,
     Seed,
     fail,
     load,
@@ -55,7 +57,7 @@ def sweep_cmd(
     vary: Annotated[list[str], typer.Option(
         "--vary", help="PATH=VALUES, e.g. staff.technicians.day=1..6 or run.seed=1,2")],
     outdir: Annotated[Path, typer.Option("-o", "--outdir", help="output folder")],
-    replications: Annotated[int, typer.Option("--replications", "-n", min=2)] = 10,
+    replications: Replications = 10,
     seed: Seed = None,
     jobs: Jobs = None,
     dask: Dask = None,
@@ -170,8 +172,8 @@ def optimize_cmd(
         help="STAGE=SHARE,..., e.g. respond=0.95,onsite=0.95,finish=0.90,plan=0.95")],
     levers: Annotated[list[str], typer.Option(
         "--levers", help="shift headcount and range, e.g. staff.technicians.day=1..8")],
-    confidence: Annotated[float, typer.Option(min=0.5, max=0.999)] = 0.95,
-    replications: Annotated[int, typer.Option("--replications", "-n", min=2)] = 10,
+    confidence: Confidence = 0.95,
+    replications: Replications = 10,
     overall: Annotated[bool, typer.Option(
         help="targets for all communities together instead of each community type")] = False,
     seed: Seed = None,

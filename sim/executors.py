@@ -17,6 +17,7 @@ import contextlib
 import ctypes
 import gc
 import importlib
+import logging
 import os
 import signal
 import sys
@@ -204,6 +205,9 @@ class DaskExecutor:
             self._cluster = LocalCluster(  # type: ignore[no-untyped-call]
                 n_workers=workers, threads_per_worker=1, processes=True,
                 host="127.0.0.1", dashboard_address=None,
+                # its warnings (e.g. a worker slow to exit at close on a busy machine)
+                # are not the run's; errors still show
+                silence_logs=logging.ERROR,
             )
             self._client: Any = Client(self._cluster)  # type: ignore[no-untyped-call]
         else:

@@ -7,8 +7,10 @@ All of it is opt-in per staff pool (:class:`sim.config.StaffPool` ``blocks``,
   of people they take (overlapping blocks add up);
 * :class:`Absence` -- who is away on a given day: person slot ``j`` of the pool is away on
   run day ``d`` when ``u[j, d] < absence_prob``, with ``u`` drawn once from the pool's own
-  stream ``absence/<pool>``.  Row ``j`` does not depend on the headcount, so adding a
-  person never changes who else is away (common random numbers across staffing levels);
+  stream ``absence/<pool>``, unless a stand-in covers that day (``v[j, d] <
+  absence_cover``, ``v`` from ``absence_cover/<pool>``).  Row ``j`` does not depend on the
+  headcount, so adding a person never changes who else is away (common random numbers
+  across staffing levels);
 * :class:`InterruptionStream` -- Poisson arrivals of interruptions at one pool, one
   stream ``interruptions/<pool>/<j>`` per person slot ``j`` (live while ``j + 1`` people
   are present), or ``interruptions/<pool>`` for a rate per pool, handed to
@@ -81,10 +83,19 @@ class Absence:
         Run days to draw for (day 0 is the calendar day the run starts in).
     rng:
         The pool's own generator.
+    cover, cover_rng:
+        Probability a day away is covered by a stand-in, and the generator (the pool's
+        ``absence_cover`` stream) that draws it; the day-away draws are the same whatever
+        ``cover``, and more cover only ever takes days away off, never adds one.
     """
 
-    def __init__(self, prob: float, slots: int, days: int, rng: np.random.Generator) -> None:
+    def __init__(self, prob: float, slots: int, days: int, rng: np.random.Generator,
+                 cover: float = 0.0, cover_rng: np.random.Generator | None = None) -> None:
         self.away: NDArray[np.bool_] = rng.random((max(slots, 1), days)) < prob
+        if cover > 0:  # a stand-in covers the day: from its own draws, the same shape
+            if cover_rng is None:
+                raise ValueError("absence cover needs its own random generator")
+            self.away &= ~(cover_rng.random(self.away.shape) < cover)
         # away_among[day][h]: how many of slots 0..h-1 are away on ``day`` (read at every
         # shift change, so a list lookup rather than a numpy sum)
         counts = np.cumsum(self.away, axis=0, dtype=np.int64)
@@ -169,12 +180,8 @@ class InterruptionStream:
     def _arrive(self, _ev: Call) -> None:
         k = self.k
         self.k = k + 1
-        pool = self.pool
-        if self.slot < pool.capacity:
-            if pool.busy < pool.limit:  # pool.interrupt(), where someone is free
-                pool._start_interruption(max(0.0, self.durs[k]))
-            else:
-                pool.interrupt(max(0.0, self.durs[k]))
+        if self.slot < self.pool.capacity:
+            self.pool.interrupt(max(0.0, self.durs[k]))
         self._next()
 
 
@@ -207,8 +214,11 @@ def start_other_work(
             most[id(spec)] = max_headcount(spec)
         slots = most[id(spec)]
         if spec.absence_prob > 0:
+            cover_rng = (streams.get(f"absence_cover/{key}") if spec.absence_cover > 0
+                         else None)
             absences[p.index] = Absence(spec.absence_prob, slots, run_days(axis, horizon_min),
-                                        streams.get(f"absence/{key}"))
+                                        streams.get(f"absence/{key}"), spec.absence_cover,
+                                        cover_rng)
         inter = spec.interruptions
         if inter is not None and inter.per == "pool":
             InterruptionStream(env, p, inter, 0, streams.get(f"interruptions/{key}"),

@@ -195,6 +195,40 @@ def test_absence_is_monotone_in_headcount_and_draws_its_own_stream() -> None:
     assert abs(away - 0.3) < 4 * np.sqrt(0.3 * 0.7 / 1800)
 
 
+def test_absence_cover_takes_days_away_off_and_never_adds_one() -> None:
+    def away(cover: float) -> np.ndarray:
+        a = Absence(0.3, 6, 400, np.random.default_rng(1), cover, np.random.default_rng(2))
+        return a.away
+
+    none, half, more, full = away(0.0), away(0.5), away(0.8), away(1.0)
+    assert np.array_equal(none, Absence(0.3, 6, 400, np.random.default_rng(1)).away)
+    assert not full.any()
+    assert not (half & ~none).any() and not (more & ~half).any()  # only ever fewer
+    # covered days are a fair draw: away with probability 0.3 x 0.5 (4 sd: a seed in
+    # about 16,000 would fail)
+    assert abs(half.mean() - 0.15) < 4 * np.sqrt(0.15 * 0.85 / half.size)
+    a = Absence(0.3, 6, 400, np.random.default_rng(1), 0.5, np.random.default_rng(2))
+    assert all(a.present(6, d) == 6 - int(half[:, d].sum()) for d in range(400))
+    with pytest.raises(ValueError, match="own random generator"):
+        Absence(0.3, 6, 4, np.random.default_rng(1), 0.5)
+
+
+def test_full_absence_cover_runs_as_if_nobody_were_away() -> None:
+    base = simulate(scenario_from_dict(_tech_scenario(0.0, 3), "<t>"), seed=9)
+    away = simulate(scenario_from_dict(_tech_scenario(0.2, 3), "<t>"), seed=9)
+    raw = _tech_scenario(0.2, 3)
+    raw["staff"] = [{**s, "absence_cover": 1.0} if s["kind"] == "technician" else s
+                    for s in raw["staff"]]
+    covered = simulate(scenario_from_dict(raw, "<t>"), seed=9)
+    pd.testing.assert_frame_equal(covered.requests, base.requests)
+    assert not covered.requests["onsite_min"].equals(away.requests["onsite_min"])
+
+    def rostered(r: Any) -> float:
+        return float(r.load.loc[r.load["kind"] == "technician", "rostered_min"].sum())
+    assert rostered(covered) == pytest.approx(rostered(base), rel=1e-12)
+    assert rostered(away) < rostered(base)
+
+
 def _tech_scenario(absence: float, tech_head: int) -> dict[str, Any]:
     raw = yaml.safe_load((ROOT / "scenarios" / "quanxueli.yaml").read_text(encoding="utf-8"))
     raw["run"] = {**raw.get("run", {}), "horizon_days": 14, "warmup_days": 0,

@@ -608,6 +608,11 @@ class StaffPool(ScenarioModel):
         0.0, ge=0, le=1, description="probability a rostered person is away on a given "
         "day (drawn per day and person from the pool's own random stream)"
     )
+    absence_cover: float = Field(
+        0.0, ge=0, le=1, description="probability a person's day away is covered by a "
+        "stand-in (a colleague called in), drawn per day and person from its own stream; "
+        "0: nobody is replaced"
+    )
     other_work: Literal["none", "kind_preset"] = Field(
         "none", description="kind_preset: blocks, interruptions and absence not given "
         "here come from the staff kind's preset (sim/presets/other_work.yaml)"

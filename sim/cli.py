@@ -262,8 +262,8 @@ def _data_lines(text: str) -> list[str]:
 @app.command("report")
 def report_cmd(
     outdir: Annotated[Path, typer.Argument(
-        help="a folder written by `sim run`, `sim sweep`, `sim optimize -o` or "
-        "`sim compare --outdir`")],
+        help="a folder written by `sim run`, `sim sweep`, `sim optimize -o`, "
+        "`sim compare --outdir`, `sim allocate` or `sim roster`")],
 ) -> None:
     """Write OUTDIR/report.html: one self-contained page (tables and figures) to share."""
     from sim.rundir import folder_kind

@@ -217,6 +217,16 @@ def roster_cmd(
             fig = roster_coverage(hours, hc.assign(target=targets[stage]),
                                   f"{sc.name}: roster of {pool} ({stage} by hour of day)")
             fig.savefig(outdir / "roster.png", dpi=110)
+            # the manifest, with the verdict, for `sim report`
+            atomic_write_text(manifest, json.dumps({
+                "sim_version": __version__, "scenario": sc.name, "pool": pool,
+                "targets": targets, "confidence": confidence, "replications": replications,
+                "feasible": res.feasible, "confirmed": res.confirmed,
+                "pool_cost": res.pool_cost, "total_cost": res.total_cost,
+                "notes": res.notes,
+                "uniform": None if uniform is None or uniform[1] is None else {
+                    "total_cost": uniform[0], "staffing": str(uniform[2])},
+            }, indent=2) + "\n")
     except (ScenarioError, FileExistsError, ValueError, OutdirError) as err:
         raise fail(str(err)) from None
     except KeyboardInterrupt:

@@ -192,7 +192,12 @@ def table_html(head: Sequence[str], rows: Iterable[Sequence[str]],
 def figure_html(fig: Figure, alt: str, caption: str) -> str:
     buf = BytesIO()
     fig.savefig(buf, format="png", dpi=110)
-    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return image_html(buf.getvalue(), alt, caption)
+
+
+def image_html(png: bytes, alt: str, caption: str) -> str:
+    """A PNG image embedded in the page, with its caption."""
+    data = base64.b64encode(png).decode("ascii")
     return (f'<figure><img src="data:image/png;base64,{data}" alt="{esc(alt)}">'
             f"<figcaption>{esc(caption)}</figcaption></figure>")
 

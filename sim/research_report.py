@@ -1,9 +1,11 @@
-"""Self-contained HTML reports of sweep, optimiser and comparison folders.
+"""Self-contained HTML reports of sweep, optimiser, comparison, allocation and roster
+folders.
 
 ``sim report DIR`` reads the folder's kind (:func:`sim.rundir.folder_kind`) and writes
 ``DIR/report.html`` from the tables the command saved there: a sweep's tidy and paired
 tables, an optimiser's ``frontier.csv`` and ``optimize_result.json``, a comparison's
-``compare.csv`` and ``compare.json``.  Same page style as the run report
+``compare.csv`` and ``compare.json``, an allocation's ``allocation_*.csv`` and map, a
+roster's ``roster*.csv``, ``roster.json`` and figure.  Same page style as the run report
 (:mod:`sim.html_report`); never imports simpy.
 """
 
@@ -16,7 +18,15 @@ from typing import TYPE_CHECKING, Any, cast
 
 import pandas as pd
 
-from sim.html_report import CSS, REPORT_NAME, ReportError, esc, figure_html, table_html
+from sim.html_report import (
+    CSS,
+    REPORT_NAME,
+    ReportError,
+    esc,
+    figure_html,
+    image_html,
+    table_html,
+)
 from sim.stages import JOINT, OUTCOME_LABELS, OUTCOMES
 
 if TYPE_CHECKING:
@@ -241,12 +251,119 @@ def compare_page(outdir: Path) -> str:
     return _page(f"{title}: paired comparison by {by}", body)
 
 
-PAGES = {"sweep": sweep_page, "optimize": optimize_page, "compare": compare_page}
+# --------------------------------------------------------------------------- allocation
+def _png(path: Path, alt: str, caption: str) -> str:
+    """The figure the command saved, embedded; a note if it is missing."""
+    try:
+        return image_html(path.read_bytes(), alt, caption)
+    except OSError:
+        return f'<p class="note">{esc(path.name)} is missing: the command did not finish.</p>'
+
+
+def _pct(x: float) -> str:
+    return "n/a" if pd.isna(x) else f"{100 * x:.1f}%"
+
+
+def allocate_page(outdir: Path) -> str:
+    steps = _frame(outdir / "allocation_steps.csv")
+    confirm = _frame(outdir / "allocation_confirm.csv")
+    units = _frame(outdir / "allocation_units.csv")
+    if confirm.empty:
+        raise ReportError(f"{outdir / 'allocation_confirm.csv'}: no confirmation row")
+    c = confirm.iloc[0]
+    gain = f"{100 * c['gain']:+.2f} pts [{100 * c['ci_low']:+.2f}, {100 * c['ci_high']:+.2f}]"
+    body = [_facts({"final allocation": str(c["allocation"]) or "no change",
+                    "objective": f"{_pct(c['objective_before'])} → "
+                                 f"{_pct(c['objective_after'])}",
+                    "confirmed gain": f"{gain}, {int(c['replications'])} fresh replications "
+                                      f"(seed {int(c['seed'])})",
+                    "weekly staff cost": f"{c['cost_before']:,.0f} → {c['cost_after']:,.0f}"}),
+            "<h2>Steps</h2>",
+            "<p>Each step takes the unit whose change gives the largest paired gain in the "
+            "objective; it is taken only when that gain is significant.  <em>ties</em>: "
+            "units whose gain could not be told apart from it.</p>",
+            table_html(["step", "unit", "gain (pts) [CI]", "significant", "objective",
+                        "weekly cost", "ties"],
+                       [[str(r["step"]), esc(f"{r['unit']} {int(r['change']):+d}"),
+                         f"{100 * r['gain']:+.2f} [{100 * r['ci_low']:+.2f}, "
+                         f"{100 * r['ci_high']:+.2f}]", "yes" if r["significant"] else "no",
+                         _pct(r["objective"]), f"{r['weekly_cost']:,.0f}",
+                         esc(r["ties"]) if isinstance(r["ties"], str) else "-"]
+                        for _, r in steps.iterrows()], [0, 2, 4, 5])]
+    moved = units[units["change"] != 0]
+    if not moved.empty:
+        body += ["<h2>Communities that change</h2>",
+                 "<p>Joint compliance (all four stages met) before and after, on the "
+                 "confirming replications.</p>",
+                 table_html(["community", "street", "type", "change", "before", "after"],
+                            [[esc(r["community"]), esc(r["street"]),
+                              esc(r["community_type"]), f"{int(r['change']):+d}",
+                              _pct(r["before"]), _pct(r["after"])]
+                             for _, r in moved.iterrows()], [3, 4, 5])]
+    body += ["<h2>Figure</h2>", _png(outdir / "allocation_map.png", "allocation map",
+                                    "Where the staff go, and joint compliance before and "
+                                    "after, per unit.")]
+    return _page("Where the staff go: greedy allocation", body)
+
+
+# ------------------------------------------------------------------------------- roster
+def roster_page(outdir: Path) -> str:
+    meta = _json(outdir / "roster.json")
+    if "feasible" not in meta:
+        raise ReportError(f"{outdir / 'roster.json'}: no result; the roster did not finish")
+    shifts = _frame(outdir / "roster.csv")
+    bounds = _frame(outdir / "roster_bounds.csv")
+    targets = dict(meta.get("targets", {}))
+    if meta["feasible"] and meta.get("confirmed"):
+        verdict = "meets every target on fresh seeds, and again on a second set"
+    elif meta["feasible"]:
+        verdict = "met every target on fresh seeds but NOT again on a second set"
+    else:
+        verdict = "does NOT meet every target"
+    uniform = meta.get("uniform")
+    facts = {"pool": str(meta.get("pool", "")),
+             "targets": ", ".join(f"{k} ≥ {100 * v:.0f}%" for k, v in targets.items()),
+             "verdict": f"the roster {verdict}",
+             "weekly cost": f"pool {meta.get('pool_cost', 0):,.0f}; all staff "
+                            f"{meta.get('total_cost', 0):,.0f}",
+             "best uniform staffing": ("none within the ranges met the targets"
+                                       if uniform is None else
+                                       f"{uniform['staffing']}: all staff "
+                                       f"{uniform['total_cost']:,.0f} a week"),
+             "replications": str(meta.get("replications", ""))}
+    shift_rows = [[esc(r["pattern"]), esc(r["day"]), f"{int(r['start_hour']):02d}:00",
+                   f"{int(r['end_hour']):02d}:00",
+                   "-" if pd.isna(r["break_after_hour"]) else f"{int(r['break_after_hour'])} h",
+                   str(r["headcount"]), "yes" if str(r["on_call"]) == "True" else "",
+                   f"{r['weekly_cost']:,.0f}"] for _, r in shifts.iterrows()]
+    bound_rows = [[esc(r["community_type"]), _stage(str(r["stage"])), _pct(r["target"]),
+                   _pct(r["lcb"]), f"{100 * r['margin']:+.1f}"]
+                  for _, r in bounds.iterrows()]
+    body = [_facts(facts),
+            *(f'<p class="note">{esc(n)}</p>' for n in meta.get("notes", [])),
+            "<h2>Shifts</h2>",
+            table_html(["pattern", "day", "start", "end", "break after", "people", "on call",
+                        "weekly cost"], shift_rows, [5, 7]),
+            "<h2>Verification</h2>",
+            f"<p>One-sided {100 * float(meta.get('confidence', 0.95)):.0f}% lower confidence "
+            "bound of each targeted stage per community type on fresh seeds; "
+            "<em>margin</em>: bound minus target, percentage points.</p>",
+            table_html(["community type", "stage", "target", "lower bound", "margin (pts)"],
+                       bound_rows, [2, 3, 4]),
+            "<h2>Figure</h2>",
+            _png(outdir / "roster.png", "roster coverage", "Requirement and staff scheduled "
+                 "per hour, and compliance of the first target by hour of day.")]
+    return _page(f"Roster of {meta.get('pool', '')}: {meta.get('scenario', '')}", body)
+
+
+PAGES = {"sweep": sweep_page, "optimize": optimize_page, "compare": compare_page,
+         "allocate": allocate_page, "roster": roster_page}
 """Folder kind -> page writer."""
 
 
 def write_research_report(outdir: str | Path, kind: str) -> Path:
-    """Write ``OUTDIR/report.html`` for a ``sweep``, ``optimize`` or ``compare`` folder."""
+    """Write ``OUTDIR/report.html`` for a ``sweep``, ``optimize``, ``compare``,
+    ``allocate`` or ``roster`` folder."""
     from sim.io import atomic_write_text
 
     outdir = Path(outdir)

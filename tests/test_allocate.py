@@ -117,6 +117,18 @@ def test_command_writes_steps_map_and_refuses_bad_input(tmp_path) -> None:  # ty
     units = pd.read_csv(out / "allocation_units.csv")
     assert set(units["community"]) == {"busy", "mid", "quiet"}
     assert (out / ".sim-kind").read_text().strip() == "allocate"
+    # the shareable page reads the folder's own tables
+    rep = runner.invoke(app, ["report", str(out)])
+    assert rep.exit_code == 0, rep.output
+    page = (out / "report.html").read_text(encoding="utf-8")
+    steps = pd.read_csv(out / "allocation_steps.csv")
+    confirm = pd.read_csv(out / "allocation_confirm.csv").iloc[0]
+    assert str(confirm["allocation"]) in page
+    for _, r in steps.iterrows():
+        assert f"{r['unit']} {int(r['change']):+d}" in page
+        assert f"{100 * r['gain']:+.2f} [" in page
+    assert f"{confirm['cost_before']:,.0f} → {confirm['cost_after']:,.0f}" in page
+    assert page.count("data:image/png;base64,") == 1  # the saved map, embedded
     again = runner.invoke(app, ["allocate", str(path), "--add", "1", "-o", str(out)])
     assert again.exit_code == 2 and "--resume" in again.output
     both = runner.invoke(app, ["allocate", str(path), "--add", "1", "--remove", "1", "-o",

@@ -3,6 +3,7 @@ integer program, hourly shifts, and the command's outputs and bad input."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -153,6 +154,18 @@ def test_roster_command_writes_tables_and_figure(tmp_path) -> None:  # type: ign
     assert ((by_hour["ci_low"] >= 0) & (by_hour["ci_low"] <= by_hour["mean"])
             & (by_hour["mean"] <= by_hour["ci_high"]) & (by_hour["ci_high"] <= 1)).all()
     assert (by_hour["mean"] == 1).any() and (by_hour["mean"] < 1).any()
+    meta = json.loads((out / "roster.json").read_text())
+    assert meta["pool"] == "technicians" and meta["targets"] == {"onsite": 0.8}
+    assert meta["pool_cost"] == pytest.approx(shifts["weekly_cost"].sum())
+    rep = runner.invoke(app, ["report", str(out)])
+    assert rep.exit_code == 0, rep.output
+    page = (out / "report.html").read_text(encoding="utf-8")
+    verdict = ("meets every target on fresh seeds, and again" if meta["confirmed"]
+               else "NOT")
+    assert verdict in page and "onsite ≥ 80%" in page
+    assert page.count("<tr>") >= len(shifts) + len(pd.read_csv(out / "roster_bounds.csv"))
+    assert f"{shifts['weekly_cost'].iloc[0]:,.0f}" in page
+    assert page.count("data:image/png;base64,") == 1
 
 
 def test_roster_bad_input_is_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]

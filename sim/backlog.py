@@ -141,6 +141,10 @@ def initial_state_from_run(
     except Exception as e:  # a missing or damaged run folder: one line, no traceback
         raise ScenarioError(f"--from-run {rundir}: not a finished run folder "
                             f"({type(e).__name__}: {e})") from None
+    reps = sorted(int(r) for r in req["replication"].unique())
+    if replication not in reps:
+        raise ScenarioError(f"--from-run {rundir}: no replication {replication} (it has "
+                            f"{', '.join(map(str, reps)) or 'none'})")
     req = req[(req["replication"] == replication) & req["finished_min"].isna()]
     if "in_transit" in req:
         req = req[~req["in_transit"].astype(bool)]

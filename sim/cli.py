@@ -118,7 +118,10 @@ def run(
     )] = False,
     from_run: Annotated[Path | None, typer.Option(
         "--from-run", help="start from the requests still open at the end of this earlier "
-        "run folder (its replication 0) instead of the scenario's initial_state")] = None,
+        "run folder instead of the scenario's initial_state")] = None,
+    from_replication: Annotated[int, typer.Option(
+        "--from-replication", min=0, help="with --from-run: the replication of that run "
+        "whose open requests are carried over")] = 0,
     set_: Annotated[list[str] | None, typer.Option(
         "--set", help="PATH=VALUE: change one scenario value for this run (repeatable), "
         "e.g. staff.technicians.day=3 or run.horizon_days=7")] = None,
@@ -126,7 +129,9 @@ def run(
     """Run replications of a scenario and write the results to OUTDIR."""
     sc = _with_settings(_load(scenario), set_ or [])
     if from_run is not None:
-        sc = _start_from(sc, from_run)
+        sc = _start_from(sc, from_run, from_replication)
+    elif from_replication:
+        raise _fail("--from-replication needs --from-run")
     n = sc.run.replications if replications is None else replications
     s = sc.run.seed if seed is None else seed
     if by not in BREAKDOWNS:
@@ -140,17 +145,19 @@ def run(
         raise typer.Exit(EXIT_INTERRUPTED)
 
 
-def _start_from(sc: Scenario, rundir: Path) -> Scenario:
-    """``sc`` starting from the open requests at the end of the run in ``rundir``."""
+def _start_from(sc: Scenario, rundir: Path, replication: int = 0) -> Scenario:
+    """``sc`` starting from the open requests at the end of replication ``replication``
+    of the run in ``rundir``."""
     from sim.backlog import initial_state_from_run
     from sim.config import ScenarioError
 
     try:
-        carried = initial_state_from_run(rundir, sc)
+        carried = initial_state_from_run(rundir, sc, replication)
     except ScenarioError as e:
         raise _fail(str(e)) from None
-    say("backlog", f"{carried.carried} open requests carried over from {rundir}; "
-        f"{carried.in_hand} in the hands of staff or an outside party were not", "cyan")
+    say("backlog", f"{carried.carried} open requests carried over from {rundir} "
+        f"(replication {replication}); {carried.in_hand} in the hands of staff or an "
+        "outside party were not", "cyan")
     return sc.model_copy(update={"initial_state": carried.state})
 
 

@@ -190,3 +190,30 @@ def test_from_run_refuses_a_run_of_other_communities(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["run", str(other), "-o", str(tmp_path / "y"),
                                    "--from-run", str(tmp_path / "missing")])
     assert res.exit_code == 2 and "not a finished run folder" in res.output
+
+
+def test_from_run_takes_the_replication_asked_for(tmp_path: Path) -> None:
+    src = _busy_scenario(tmp_path)
+    first = tmp_path / "first"
+    res = CliRunner().invoke(app, ["run", str(src), "-o", str(first), "-n", "2"])
+    assert res.exit_code == 0, res.output
+    sc = sim.load_scenario(src)
+    req = pd.read_parquet(first / "requests.parquet")
+    for r in (0, 1):
+        carried = initial_state_from_run(first, sc, r)
+        still_open = req[(req["replication"] == r) & req["finished_min"].isna()
+                         & ~req["in_transit"]]
+        assert carried.carried + carried.in_hand == len(still_open)
+    assert (initial_state_from_run(first, sc, 0).state
+            != initial_state_from_run(first, sc, 1).state)
+    second = tmp_path / "second"
+    res = CliRunner().invoke(app, ["run", str(src), "-o", str(second), "-n", "1",
+                                   "--from-run", str(first), "--from-replication", "1"])
+    assert res.exit_code == 0, res.output
+    req2 = pd.read_parquet(second / "requests.parquet")
+    assert int(req2["backlog"].sum()) == initial_state_from_run(first, sc, 1).carried
+    for args, message in ((["--from-run", str(first), "--from-replication", "5"],
+                           "no replication 5 (it has 0, 1)"),
+                          (["--from-replication", "1"], "--from-replication needs --from-run")):
+        bad = CliRunner().invoke(app, ["run", str(src), "-o", str(tmp_path / "z"), *args])
+        assert bad.exit_code == 2 and message in bad.output and "Traceback" not in bad.output

@@ -6,7 +6,9 @@ up to ``capacity`` of those waiting, longest-waiting first, and their plan is ma
 sitting's end; the rest wait for the next sitting.  A routine request in the plan track
 that was finished before the sitting is not taken (it no longer needs a plan).
 
-Sittings are weekly (weekday x start hour), read on the run's week axis.  The sitting
+Sittings are weekly (weekday x start hour), read on the run's week axis; on a run with
+calendars, read day by day instead: none on a public holiday (unless ``on_holidays``),
+and a make-up working day holds those of the weekday it stands for.  The sitting
 times are known in advance, so they are scheduled as one chain of SimPy timeouts; nothing
 here is random.  A request reaching the stage at the very minute a sitting starts (a tie
 of probability zero with continuous durations) is taken or not as SimPy orders the two
@@ -23,11 +25,26 @@ import simpy
 from simpy.events import Event, Timeout
 
 from sim.arrivals import RequestTable
+from sim.calendars import DayAxis, has_calendar
 from sim.config import WEEKDAYS, Community, Scenario
 from sim.config.world import Meeting
 from sim.timeaxis import WeekAxis
 
-__all__ = ["MeetingServer", "sitting_starts", "start_meetings"]
+__all__ = ["MeetingServer", "dated_sitting_starts", "sitting_starts", "start_meetings"]
+
+
+def dated_sitting_starts(meeting: Meeting, days: DayAxis, horizon_min: float) -> list[float]:
+    """:func:`sitting_starts` on a run with calendars: day by day, skipping public
+    holidays (unless the meeting sits on them), a make-up day as its stand-in weekday."""
+    wanted = {WEEKDAYS.index(d) for d in meeting.days}
+    out: list[float] = []
+    for k in range(days.day_of(0.0), days.day_of(horizon_min) + 1):
+        if days.weekday(k) not in wanted or (days.is_holiday(k) and not meeting.on_holidays):
+            continue
+        t = days.day_start(k) + meeting.start_hour * 60.0
+        if 0 <= t < horizon_min:
+            out.append(t)
+    return out
 
 
 def sitting_starts(meeting: Meeting, axis: WeekAxis, horizon_min: float) -> list[float]:
@@ -115,12 +132,15 @@ def start_meetings(
     if not live:
         return None
     axis = WeekAxis.from_run(scenario.run)
+    days = DayAxis.of(scenario) if has_calendar(scenario) else None
     groups = scenario.community_groups()
     cats = list(scenario.categories)
     by_key: list[MeetingServer | None] = [None] * (len(communities) * len(cats))
     for m in live:
-        server = MeetingServer(env, m, sitting_starts(m, axis, scenario.run.horizon_min),
-                               needs_plan, plan_made)
+        horizon = scenario.run.horizon_min
+        starts = (sitting_starts(m, axis, horizon) if days is None
+                  else dated_sitting_starts(m, days, horizon))
+        server = MeetingServer(env, m, starts, needs_plan, plan_made)
         server.start()
         for ci, com in enumerate(communities):
             names = {com.name, groups[com.name], com.type}

@@ -9,9 +9,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+import simpy
 from scipy import stats
 
 import sim
+import sim.meetings
 from sim.config import ScenarioError, scenario_from_dict
 from sim.meetings import sitting_starts
 from sim.timeaxis import WeekAxis
@@ -135,3 +137,50 @@ def test_meeting_problems_are_named() -> None:
                                "duration_min": 90, "categories": ["nope"]}])
     with pytest.raises(ScenarioError, match="unknown categories"):
         scenario_from_dict(bad, "<test>")
+
+
+@pytest.mark.parametrize(("weekday", "hour"), [("tue", 7), ("sun", 0), ("fri", 23)])
+def test_dated_sittings_equal_weekly_ones_without_holidays(weekday: str, hour: int) -> None:
+    from sim.calendars import DayAxis
+    from sim.meetings import dated_sitting_starts
+
+    sc = _scenario(days=["mon", "tue", "sat"], start_hour=7.5)
+    run_ = sc.run.model_copy(update={"start_weekday": weekday, "start_hour": hour})
+    m = sc.meetings[0]
+    assert (dated_sitting_starts(m, DayAxis.from_run(run_), run_.horizon_min)
+            == sitting_starts(m, WeekAxis.from_run(run_), run_.horizon_min))
+
+
+@pytest.mark.parametrize("on_holidays", [False, True])
+def test_no_sitting_on_a_public_holiday_and_one_on_a_makeup_day(on_holidays: bool) -> None:
+    """Spring Festival 2026 (cn_2026): Mondays Feb 16 and 23 are holidays; Saturdays Feb
+    14 and 28 are make-up days that work as Mondays."""
+    import datetime as dt
+
+    from sim.calendars import DayAxis
+
+    data = tiny_dict(run={"horizon_days": 35, "warmup_days": 0, "replications": 1,
+                          "start_date": "2026-02-02"},
+                     calendars=[{"preset": "cn_2026"}],
+                     categories={"appeal": {"respond_time": fixed(0), "onsite_by": [],
+                                            "complex_prob": 1.0,
+                                            "plan_by": ["community_cadre"],
+                                            "plan_time": fixed(120),
+                                            "close_time": fixed(30)}},
+                     meetings=[{"name": "monday", "days": ["mon"], "start_hour": 8,
+                                "duration_min": 60, "categories": ["appeal"],
+                                "on_holidays": on_holidays}])
+    data["communities"][0]["category_mix"] = {"appeal": 1.0}
+    sc = scenario_from_dict(data, "<test>")
+    days = DayAxis.of(sc)
+    server = sim.meetings.start_meetings(
+        simpy.Environment(), sc, list(sc.expanded_communities()),
+        table(sc, [1.0], category="appeal", respond=0.0, complex_=[True]),
+        lambda r: True, lambda r: None)
+    assert server is not None and server[0] is not None
+    held = {days.date(days.day_of(t)) for t in server[0].starts}
+    mondays = {dt.date(2026, 2, 2) + dt.timedelta(weeks=w) for w in range(5)}
+    makeup = {dt.date(2026, 2, 14), dt.date(2026, 2, 28)}
+    holidays = {dt.date(2026, 2, 16), dt.date(2026, 2, 23)}
+    assert held == (mondays | makeup) - (set() if on_holidays else holidays)
+    assert all(t % 1440.0 == 8 * 60.0 for t in server[0].starts)

@@ -135,6 +135,11 @@ class Meeting(ScenarioModel):
     start_hour: float = Field(ge=0, lt=24, description="hour of day a sitting starts "
                               "(7.5 = 07:30)")
     duration_min: float = Field(gt=0, le=1440, description="length of a sitting, minutes")
+    on_holidays: bool = Field(
+        False, description="true: sittings are held on the public holidays of the "
+        "scenario's calendars too; false: not (a make-up working day holds the sittings "
+        "of the weekday it stands for either way)"
+    )
     capacity: int | None = Field(
         None, ge=1, le=limits.MAX_HEADCOUNT * 100,
         description="most requests one sitting takes; null: all that wait",

@@ -267,7 +267,8 @@ def compare_cmd(
                                   f"{', '.join(BREAKDOWNS)})")
         with progress(("replications",), days_per_replication(a)) as update:
             update("replications", 0, 2 * n)
-            table_df = compare(a, b, replications, seed, jobs, dask, by=by)
+            table_df = compare(a, b, replications, seed, jobs, dask, by=by,
+                               on_replication=lambda k: update("replications", k, 2 * n))
     except ComparisonError as e:
         raise fail(str(e)) from None
     if by == "community_type":

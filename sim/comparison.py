@@ -14,6 +14,7 @@ scenarios differ, not pinned near a bound, so the symmetric t interval is used a
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -66,6 +67,7 @@ def compare(
     dask: str | None = None,
     level: float = 0.95,
     by: str = "community_type",
+    on_replication: Callable[[int], None] | None = None,
 ) -> pd.DataFrame:
     """Compliance difference (alternative - base) per ``by`` group and stage.
 
@@ -75,6 +77,9 @@ def compare(
         ``community_type`` (with ``all`` for every type together), or a request column
         of :data:`BREAKDOWNS` (``hour`` of arrival, ``category``, ``channel``,
         ``community``, ...).
+    on_replication:
+        Called with the number of replications finished (of both scenarios, ``2 n`` in
+        all) each time one finishes, for progress displays.
 
     Raises
     ------
@@ -98,8 +103,15 @@ def compare(
     points = [Point(0, {}, base), Point(1, {}, alternative)]
     extra = () if by == "community_type" else (by,)
     executor = make_executor(jobs, dask)
+    done = [0]
+
+    def finished(_p: Point, _r: int) -> None:
+        done[0] += 1
+        if on_replication is not None:
+            on_replication(done[0])
+
     try:
-        run_points(points, seed, n, executor, breakdowns=extra)
+        run_points(points, seed, n, executor, on_replication=finished, breakdowns=extra)
     finally:
         executor.close()
     a, b = (p.tidy() for p in points)

@@ -72,3 +72,11 @@ def test_different_communities_are_refused(tmp_path: Path, capsys) -> None:  # t
     with pytest.raises(SystemExit) as e:
         main(["compare", str(fa), str(fa), "-n", "2", "--by", "colour"])
     assert e.value.code == 2
+
+
+def test_compare_reports_each_finished_replication_of_both_scenarios() -> None:
+    seen: list[int] = []
+    table = compare(night_disputes(), _with_night_cadre(), replications=3, jobs=1,
+                    on_replication=seen.append)
+    assert seen == [1, 2, 3, 4, 5, 6]  # 3 of each, counted as they finish
+    assert (table["replications"] == 3).all()

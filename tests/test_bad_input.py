@@ -433,3 +433,25 @@ def test_schema_describes_every_field() -> None:
     assert not missing, missing
     horizon = defs["RunConfig"]["properties"]["horizon_days"]
     assert "days" in horizon["description"] and horizon["maximum"] == 3660
+
+
+def test_a_misspelled_optional_field_gets_the_field_of_its_own_model() -> None:
+    from sim.config import ScenarioError, scenario_from_dict
+    from tests.helpers import tiny_dict
+
+    data = tiny_dict()
+    data["communities"][0]["housholds"] = data["communities"][0].pop("households", 100)
+    data["staff"][0]["absense_prob"] = 0.1
+    data["staff"][0]["shifts"][0]["on_holiday"] = False
+    data["run"]["horizon_dayz"] = 3
+    data["run"]["zzzz"] = 1  # nothing near it: no guess
+    with pytest.raises(ScenarioError) as info:
+        scenario_from_dict(data, "<t>")
+    lines = str(info.value).splitlines()
+    expect = {"communities[0].housholds": "'households'",
+              "staff[0].absense_prob": "'absence_prob'",
+              "staff[0].shifts[0].on_holiday": "'on_holidays'",
+              "run.horizon_dayz": "'horizon_days'"}
+    for path, meant in expect.items():
+        assert [ln for ln in lines if f"{path}: unknown field (did you mean {meant}?)" in ln]
+    assert any(ln.endswith("run.zzzz: unknown field") for ln in lines)

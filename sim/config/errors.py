@@ -66,6 +66,34 @@ def _field_names() -> frozenset[str]:
     return frozenset(name for m in models for name in m.model_fields)
 
 
+def _models_in(annotation: Any) -> list[type]:
+    """The scenario models a field's annotation holds (through lists, dicts, unions)."""
+    from pydantic import BaseModel
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in get_args(annotation) for m in _models_in(arg)]
+
+
+def _fields_at(loc: tuple[int | str, ...]) -> frozenset[str]:
+    """Field names of the model at ``loc`` (a pydantic location, the last part being the
+    field itself); every field name when the path cannot be followed to one model."""
+    from sim.config.scenario import Scenario
+
+    model: type = Scenario
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue  # an item of a list: the model was unwrapped with the list
+        fields = getattr(model, "model_fields", {})
+        if part not in fields:  # a dict key (a name) or a tag: stay where we are
+            continue
+        models = _models_in(fields[part].annotation)
+        if len(models) != 1:
+            return _field_names()
+        model = models[0]
+    return frozenset(getattr(model, "model_fields", {})) or _field_names()
+
+
 def _problem(e: ErrorDetails) -> tuple[tuple[int | str, ...], str]:
     """The location and message of one pydantic error, as the user should see them."""
     loc = tuple(
@@ -107,6 +135,11 @@ def format_validation_error(source: str, err: ValidationError) -> str:
             if close:
                 meant[loc] = close[0]
                 missing.discard((*loc[:-1], close[0]))
+            else:  # a misspelled optional field: the fields of the model it sits in
+                known = sorted(_fields_at(loc))
+                close = difflib.get_close_matches(loc[-1], known, n=1, cutoff=0.75)
+                if close:
+                    meant[loc] = close[0]
     lines = []
     for e in errors:
         if e["type"] == "missing" and (

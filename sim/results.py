@@ -25,8 +25,8 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
-from sim.sla import CLOCKS, outcomes, stage_times, with_clock
-from sim.stages import OUTCOMES, STAGES
+from sim.sla import CLOCKS, outcomes, with_clock
+from sim.stages import FINISH, OUTCOMES, STAGE_TABLE
 
 if TYPE_CHECKING:
     from sim.config import Scenario, SlaRule
@@ -156,18 +156,18 @@ def _group_quantiles(
 ) -> pd.DataFrame:
     """Quantiles ``q`` of ``t`` per (replication, group code), as pandas' grouped
     ``quantile`` computes them (linear interpolation, ``a + (b - a) * frac``: equal to
-    the last bit), by one sort instead of a groupby.
+    the last bit), from the order statistics each needs (``np.partition`` per group, in
+    linear time) instead of a groupby or a sort.
 
     Columns ``replication, quantile, value`` and ``first`` (a row of ``t`` in the group,
     to label it by), sorted by replication, group, quantile.
     """
     _, rcodes = np.unique(rep, return_inverse=True)
     n_groups = int(codes.max()) + 1
-    key = rcodes.astype(np.int64) * n_groups + codes
-    # sort by time, then stably by group (16-bit keys sort by radix, in linear time)
+    key = rcodes.ravel().astype(np.int64) * n_groups + codes
+    # rows grouped by key (16-bit keys sort by radix, in linear time)
     small = key.astype(np.int16) if key.max() < 2**15 else key
-    by_time = np.argsort(t)
-    order = by_time[np.argsort(small[by_time], kind="stable")]
+    order = np.argsort(small, kind="stable")
     ts, ks = t[order], key[order]
     starts = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]])
     sizes = np.diff(np.r_[starts, len(ts)])
@@ -175,8 +175,11 @@ def _group_quantiles(
     lo = np.floor(pos).astype(np.int64)
     frac = pos - lo
     hi = np.minimum(lo + 1, sizes[:, None] - 1)
-    a = ts[starts[:, None] + lo]
-    b = ts[starts[:, None] + hi]
+    a = np.empty(lo.shape)
+    b = np.empty(lo.shape)
+    for g, (begin, size) in enumerate(zip(starts.tolist(), sizes.tolist(), strict=True)):
+        part = np.partition(ts[begin:begin + size], np.union1d(lo[g], hi[g]))
+        a[g], b[g] = part[lo[g]], part[hi[g]]
     return pd.DataFrame({
         "replication": rep[order][starts].repeat(len(q)),
         "quantile": np.tile(q, len(starts)),
@@ -423,21 +426,35 @@ class ExperimentResult:
         return compliance_table(groups, counts, self.rule(rule).name,
                                 with_clock(self.rule(rule), clock).clock_from, by, level)
 
-    def _outcome_arrays(
+    def _outcome_states(
         self, rule: str | None, clock: str | None
-    ) -> dict[str, tuple[NDArray[np.bool_], NDArray[np.float64], NDArray[np.float64]]]:
-        """Per outcome: which measured requests are decided, their met flags (1.0/0.0),
-        and every request's unknown flag -- shared by all breakdowns."""
-        key: tuple[object, ...] = ("outcome arrays", rule, clock)
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """Each measured request's outcomes under ``rule`` and ``clock`` as one small code
+        (its pattern of met / decided / unknown over the outcomes), and per code those
+        flags (0 or 1; shape codes x outcomes x 3) -- shared by all breakdowns, so each
+        breakdown's counts take one ``bincount`` over the requests."""
+        named = with_clock(self.rule(rule), clock)
+        key: tuple[object, ...] = ("outcome states", named.name, named.clock_from)
         if key not in self._fresh_memo():
             out = self.outcomes(rule, clock)
-            arrays = {}
-            for stage in OUTCOMES:
-                met = out[stage].to_numpy(dtype=float)
-                ok = ~np.isnan(met)
-                arrays[stage] = (ok, met[ok], out[f"{stage}_unknown"].to_numpy(dtype=float))
-            self._memo[key] = arrays
-        got: dict[str, tuple[NDArray[np.bool_], NDArray[np.float64], NDArray[np.float64]]]
+            code = np.zeros(len(out), dtype=np.int64)
+            for i, stage in enumerate(OUTCOMES):
+                met = out[stage].to_numpy(dtype=float)  # 1.0 met, 0.0 missed, NaN
+                bits = (~np.isnan(met)).astype(np.int64)
+                bits |= (met == 1.0).astype(np.int64) << 1
+                bits |= out[f"{stage}_unknown"].to_numpy(dtype=bool).astype(np.int64) << 2
+                code |= bits << (3 * i)
+            if 3 * len(OUTCOMES) <= 20:  # number the patterns present, in linear time
+                seen = np.flatnonzero(np.bincount(code, minlength=1))
+                lut = np.zeros(int(seen[-1]) + 1 if len(seen) else 1, dtype=np.int64)
+                lut[seen] = np.arange(len(seen))
+                compact = lut[code]
+            else:
+                seen, compact = np.unique(code, return_inverse=True)
+            shifts = 3 * np.arange(len(OUTCOMES))[:, None] + np.array([1, 0, 2])[None, :]
+            flags = (np.asarray(seen, dtype=np.int64)[:, None, None] >> shifts) & 1
+            self._memo[key] = (np.asarray(compact, dtype=np.int64).ravel(), flags)
+        got: tuple[NDArray[np.int64], NDArray[np.int64]]
         got = self._memo[key]  # type: ignore[assignment]
         return got
 
@@ -449,21 +466,23 @@ class ExperimentResult:
 
         Rows are the replications with a measured request, in order.
         """
-        arrays = self._outcome_arrays(rule, clock)
+        state, flags = self._outcome_states(rule, clock)
         gcodes, groups = self._measured_codes(by)
         rcodes, _ = self._measured_codes("replication")
         n_rep = int(rcodes.max()) + 1 if len(rcodes) else 0
         n_grp = len(groups)
-        key = rcodes * n_grp + gcodes
+        n_states = len(flags)
         size = n_rep * n_grp
+        # requests per (replication, group, outcome pattern), then per pattern its flags
+        per_state = np.bincount((rcodes * n_grp + gcodes) * n_states + state,
+                                minlength=size * n_states).reshape(size, n_states)
+        totals = (per_state @ flags.reshape(n_states, 3 * len(OUTCOMES))).reshape(
+            n_rep, n_grp, len(OUTCOMES), 3)
         counts = {}
-        for stage in OUTCOMES:
-            ok, met_ok, unknown_w = arrays[stage]
-            key_ok = key[ok]
-            hits = np.bincount(key_ok, weights=met_ok, minlength=size).reshape(n_rep, n_grp)
-            count = np.bincount(key_ok, minlength=size).reshape(n_rep, n_grp)
-            unknown = np.bincount(key, weights=unknown_w, minlength=size).reshape(n_rep, n_grp)
-            counts[stage] = StageCounts(hits, count, unknown)
+        for i, stage in enumerate(OUTCOMES):
+            counts[stage] = StageCounts(totals[:, :, i, 0].astype(np.float64),
+                                        totals[:, :, i, 1].astype(np.int64),
+                                        totals[:, :, i, 2].astype(np.float64))
         return groups, counts
 
     def compliance_tables(
@@ -509,22 +528,26 @@ class ExperimentResult:
         stage (nothing measured): an empty table with the same columns.
         """
         req = self.measured
-        times = stage_times(req)
+        created = req["created_min"].to_numpy(dtype=float)
         # "finish" is the routine requests' target; complex ones close days after a plan
-        times.loc[req["complex"].to_numpy(dtype=bool), "finish"] = np.nan
+        routine = ~req["complex"].to_numpy(dtype=bool)
         group = req[by] if by else pd.Series("all", index=req.index)
         gcodes, labels = self._measured_codes(by)
         rep = req["replication"].to_numpy()
         qs = np.asarray(q, dtype=float)
         frames = []
-        for stage in STAGES:
-            t = times[stage].to_numpy(dtype=float)
+        for st in STAGE_TABLE:  # minutes from arrival, as stage_times gives them
+            stage = st.name
+            t = req[st.column].to_numpy(dtype=float) - created
             keep = ~np.isnan(t) & (gcodes >= 0)
+            if stage == FINISH.name:
+                keep &= routine
             if not keep.any():
                 continue
-            per_rep = _group_quantiles(rep[keep], gcodes[keep], t[keep], qs)
-            starts = per_rep.pop("first")
-            per_rep.insert(1, "group", group.to_numpy()[keep][starts])
+            rows = np.flatnonzero(keep)
+            per_rep = _group_quantiles(rep[rows], gcodes[rows], t[rows], qs)
+            starts = per_rep.pop("first").to_numpy()
+            per_rep.insert(1, "group", group.iloc[rows[starts]].to_numpy())
             s = summarise(per_rep, ["group", "quantile"], "value")
             counts = np.bincount(gcodes[keep], minlength=len(labels))
             reached = pd.Series(counts[counts > 0],

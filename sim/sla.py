@@ -28,6 +28,8 @@ Outcome of one stage of one request under one rule:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
@@ -138,20 +140,33 @@ def _stage_mask(
     raise ValueError(f"stage {stage.name}: unknown applies_to {stage.applies_to!r}")
 
 
+def _per_category(category: pd.Series, test: Callable[[str], bool]) -> NDArray[np.bool_]:
+    """``test`` of each request's category (as text), decided once per distinct category
+    (a missing category is the text ``nan``)."""
+    if isinstance(category.dtype, pd.CategoricalDtype):
+        names = [str(c) for c in category.cat.categories]
+        codes = np.asarray(category.cat.codes, dtype=np.int64)  # -1 where missing
+        lookup = np.array([test(c) for c in names] + [test("nan")], dtype=bool)
+        out: NDArray[np.bool_] = lookup[codes]
+        return out
+    texts = category.astype(str).to_numpy()
+    labels, inverse = np.unique(texts, return_inverse=True)
+    return np.array([test(str(c)) for c in labels], dtype=bool)[inverse.ravel()] if len(
+        texts) else np.zeros(0, dtype=bool)
+
+
 def applicable(
     requests: pd.DataFrame, rule: SlaRule, scenario: Scenario
 ) -> dict[str, NDArray[np.bool_]]:
     """Which requests each stage of ``rule`` measures (none where it sets no target)."""
-    cats = requests["category"].astype(str).to_numpy()
+    category = requests["category"]
     covered = (
         np.ones(len(requests), dtype=bool)
         if rule.categories == "all"
-        else np.isin(cats, list(rule.categories))
+        else _per_category(category, lambda c: c in rule.categories)
     )
     has_site = {name: bool(c.onsite_by) for name, c in scenario.categories.items()}
-    site = np.array([has_site.get(c, False) for c in cats], dtype=bool) if len(cats) else (
-        np.zeros(0, dtype=bool)
-    )
+    site = _per_category(category, lambda c: has_site.get(c, False))
     cx = requests["complex"].to_numpy(dtype=bool)
     track = plan_track(requests)
     out: dict[str, NDArray[np.bool_]] = {}

@@ -221,7 +221,7 @@ def outcomes(requests: pd.DataFrame, rule: SlaRule, scenario: Scenario) -> pd.Da
     joint = np.where(any_missed, 0.0, np.where(any_unknown, np.nan, 1.0))
     out[JOINT] = np.where(any_applicable, joint, np.nan)
     out[f"{JOINT}_unknown"] = any_applicable & ~any_missed & any_unknown
-    return pd.DataFrame(out, index=requests.index)
+    return pd.DataFrame(out, index=requests.index, copy=False)  # the arrays are new
 
 
 def stage_times(requests: pd.DataFrame) -> pd.DataFrame:

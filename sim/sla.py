@@ -140,19 +140,19 @@ def _stage_mask(
     raise ValueError(f"stage {stage.name}: unknown applies_to {stage.applies_to!r}")
 
 
-def _per_category(category: pd.Series, test: Callable[[str], bool]) -> NDArray[np.bool_]:
-    """``test`` of each request's category (as text), decided once per distinct category
-    (a missing category is the text ``nan``)."""
+def _per_category(category: pd.Series, test: Callable[[object], bool]) -> NDArray[np.bool_]:
+    """``test`` of each request's category as text (``astype(str)``: a missing one as
+    pandas writes it), decided once per distinct category instead of once a request."""
     if isinstance(category.dtype, pd.CategoricalDtype):
-        names = [str(c) for c in category.cat.categories]
-        codes = np.asarray(category.cat.codes, dtype=np.int64)  # -1 where missing
-        lookup = np.array([test(c) for c in names] + [test("nan")], dtype=bool)
-        out: NDArray[np.bool_] = lookup[codes]
-        return out
+        cats = category.cat.categories
+        missing = pd.Series(pd.Categorical([None], categories=cats)).astype(str).iloc[0]
+        lookup = np.array([test(str(c)) for c in cats] + [test(missing)], dtype=bool)
+        out: NDArray[np.bool_] = lookup[np.asarray(category.cat.codes, dtype=np.int64)]
+        return out  # (code -1, a missing category, takes the last entry)
     texts = category.astype(str).to_numpy()
-    labels, inverse = np.unique(texts, return_inverse=True)
-    return np.array([test(str(c)) for c in labels], dtype=bool)[inverse.ravel()] if len(
-        texts) else np.zeros(0, dtype=bool)
+    codes, values = pd.factorize(texts, use_na_sentinel=False)
+    return np.array([test(v) for v in values], dtype=bool)[codes] if len(texts) else (
+        np.zeros(0, dtype=bool))
 
 
 def applicable(
@@ -166,7 +166,7 @@ def applicable(
         else _per_category(category, lambda c: c in rule.categories)
     )
     has_site = {name: bool(c.onsite_by) for name, c in scenario.categories.items()}
-    site = _per_category(category, lambda c: has_site.get(c, False))
+    site = _per_category(category, lambda c: isinstance(c, str) and has_site.get(c, False))
     cx = requests["complex"].to_numpy(dtype=bool)
     track = plan_track(requests)
     out: dict[str, NDArray[np.bool_]] = {}

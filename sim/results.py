@@ -167,25 +167,27 @@ def _codes(column: pd.Series) -> tuple[Codes, list[object]]:
 
 def _group_quantiles(
     rep: NDArray[np.generic], codes: Codes, t: NDArray[np.float64],
-    q: NDArray[np.float64],
+    q: NDArray[np.float64], rep_codes: Codes | None = None,
 ) -> pd.DataFrame:
     """Quantiles ``q`` of ``t`` per (replication, group code), as pandas' grouped
     ``quantile`` computes them (linear interpolation, ``a + (b - a) * frac``: equal to
     the last bit), from the order statistics each needs (``np.partition`` per group, in
-    linear time) instead of a groupby or a sort.
+    linear time) instead of a groupby or a sort.  ``rep_codes``: integer codes of
+    ``rep`` in the same order as its values, if already known.
 
     Columns ``replication, quantile, value`` and ``first`` (a row of ``t`` in the group,
     to label it by), sorted by replication, group, quantile.
     """
-    _, rcodes = np.unique(rep, return_inverse=True)
+    if rep_codes is None:
+        rep_codes = np.unique(rep, return_inverse=True)[1].ravel()
     n_groups = int(codes.max()) + 1
-    key = rcodes.ravel().astype(np.int64) * n_groups + codes
+    key = rep_codes.astype(np.int64) * n_groups + codes
     # rows grouped by key (16-bit keys sort by radix, in linear time)
-    small = key.astype(np.int16) if key.max() < 2**15 else key
-    order = np.argsort(small, kind="stable")
-    ts, ks = t[order], key[order]
-    starts = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]])
-    sizes = np.diff(np.r_[starts, len(ts)])
+    order = np.argsort(key.astype(np.int16) if key.max() < 2**15 else key, kind="stable")
+    per_key = np.bincount(key)
+    sizes = per_key[per_key > 0]
+    starts = np.r_[0, np.cumsum(sizes)[:-1]]
+    ts = t[order]
     pos = q[None, :] * (sizes[:, None] - 1)
     lo = np.floor(pos).astype(np.int64)
     frac = pos - lo
@@ -193,13 +195,15 @@ def _group_quantiles(
     a = np.empty(lo.shape)
     b = np.empty(lo.shape)
     for g, (begin, size) in enumerate(zip(starts.tolist(), sizes.tolist(), strict=True)):
-        part = np.partition(ts[begin:begin + size], np.union1d(lo[g], hi[g]))
+        part = ts[begin:begin + size]
+        part.partition(np.union1d(lo[g], hi[g]))  # in place: ts is this function's copy
         a[g], b[g] = part[lo[g]], part[hi[g]]
+    first = order[starts]
     return pd.DataFrame({
-        "replication": rep[order][starts].repeat(len(q)),
+        "replication": rep[first].repeat(len(q)),
         "quantile": np.tile(q, len(starts)),
         "value": (a + (b - a) * frac).ravel(),
-        "first": order[starts].repeat(len(q)),
+        "first": first.repeat(len(q)),
     })
 
 
@@ -560,6 +564,7 @@ class ExperimentResult:
         routine = ~req["complex"].to_numpy(dtype=bool)
         group = req[by] if by else pd.Series("all", index=req.index)
         gcodes, labels = self._measured_codes(by)
+        rcodes, _ = self._measured_codes("replication")
         rep = req["replication"].to_numpy()
         qs = np.asarray(q, dtype=float)
         frames = []
@@ -572,7 +577,7 @@ class ExperimentResult:
             if not keep.any():
                 continue
             rows = np.flatnonzero(keep)
-            per_rep = _group_quantiles(rep[rows], gcodes[rows], t[rows], qs)
+            per_rep = _group_quantiles(rep[rows], gcodes[rows], t[rows], qs, rcodes[rows])
             starts = per_rep.pop("first").to_numpy()
             per_rep.insert(1, "group", group.iloc[rows[starts]].to_numpy())
             s = summarise(per_rep, ["group", "quantile"], "value")

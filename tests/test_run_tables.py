@@ -154,6 +154,9 @@ def test_group_quantiles_equal_pandas_to_the_last_bit(
                           want.index.get_level_values(0).to_numpy())
     first = got["first"].to_numpy()
     assert np.array_equal(codes[first], want.index.get_level_values(1).to_numpy())
+    # codes of the replications given (not compacted: replication 1 may be missing)
+    pd.testing.assert_frame_equal(_group_quantiles(reps, codes, values, q, reps * 2), got,
+                                  check_exact=True)
 
 
 def test_measured_requests_of_one_replication_share_its_columns() -> None:

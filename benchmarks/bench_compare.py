@@ -8,8 +8,9 @@ ratios current/baseline.  A run is one of:
 * ``simulate`` -- ``sim.simulate`` on the scenario (replication 0): wall seconds, and the
   peak resident memory the run added (``ru_maxrss`` after minus before, per request;
   "before" follows an untimed one-day run, so imports done on first use are not counted);
-* ``run`` -- ``sim run -n 1`` into a temporary folder through the command line's own
-  function (wall seconds and peak memory of the run only: imports excluded), and
+* ``run`` -- ``sim run -n 1`` on the scenario file (``--set`` for the horizon and
+  warm-up) into a temporary folder through the command line's own function (wall
+  seconds and peak memory of the run only: imports excluded), and
   ``simulate`` of the same code in a fresh process right after it, so the ratio
   run/simulate is printed too.
 
@@ -65,16 +66,18 @@ else:
     from typer.testing import CliRunner
     from sim.cli import app
     with tempfile.TemporaryDirectory() as tmp:
-        yaml_path = Path(tmp) / "scenario.yaml"
-        from sim.io import resolved_yaml
-        yaml_path.write_text(resolved_yaml(sc, sc.run.seed, 1, path), encoding="utf-8")
+        # the scenario file itself, as a user runs it, with the horizon set on the line
         before = rss_mb()
         t0, c0 = time.perf_counter(), time.process_time()
-        r = CliRunner().invoke(app, ["run", str(yaml_path), "-o", str(Path(tmp) / "out"),
-                                     "-n", "1"])
+        r = CliRunner().invoke(app, [
+            "run", path, "-o", str(Path(tmp) / "out"), "-n", "1",
+            "--set", f"run.horizon_days={sc.run.horizon_days!r}",
+            "--set", f"run.warmup_days={sc.run.warmup_days!r}"])
         out["seconds"] = time.perf_counter() - t0
         out["cpu_seconds"] = time.process_time() - c0
         out["exit"] = r.exit_code
+        if r.exit_code:
+            raise SystemExit(f"sim run exited with {r.exit_code}: {r.output[-2000:]}")
         out["rss_added_mb"] = rss_mb() - before
         out["requests"] = len(pd.read_parquet(Path(tmp) / "out" / "requests.parquet",
                                               columns=["replication"]))

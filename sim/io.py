@@ -119,6 +119,17 @@ def save_replication(outdir: Path, result: SimulationResult) -> None:
         if isinstance(e, OSError):
             raise _named(e, final) from e
         raise
+    finally:
+        _release_arrow_memory()
+
+
+def _release_arrow_memory() -> None:
+    """Hand the memory Arrow took to write Parquet (about a copy of the frame) back to
+    the system: its allocator keeps freed pages for itself, where the tables computed
+    next (NumPy's allocations) cannot use them."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
 
 
 def finished_replications(outdir: Path) -> list[int]:

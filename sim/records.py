@@ -88,9 +88,9 @@ def requests_frame(
         "backlog": backlog_codes >= 0,
         "backlog_stage": _cat(backlog_codes, [s.name for s in QUEUED_STAGES]),
     }
-    # in REQUEST_COLUMNS order as a dict: one copy into the frame, not a second by a
-    # column selection
-    return pd.DataFrame({name: columns[name] for name in REQUEST_COLUMNS})
+    # in their order, not copied: the frame is built once the engine has finished
+    # with its arrays, and a copy would double the peak memory of a long run
+    return pd.DataFrame({c: columns[c] for c in REQUEST_COLUMNS}, copy=False)
 
 
 def _areas(

@@ -25,8 +25,8 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
-from sim.sla import CLOCKS, outcomes, stage_times, with_clock
-from sim.stages import OUTCOMES, STAGES
+from sim.sla import CLOCKS, outcomes, with_clock
+from sim.stages import FINISH, JOINT, OUTCOMES, STAGE_TABLE
 
 if TYPE_CHECKING:
     from sim.config import Scenario, SlaRule
@@ -163,46 +163,68 @@ def summarise_shares(
     return out.drop(columns=["_std", "_trials"])
 
 
-def _codes(column: pd.Series) -> tuple[NDArray[np.int64], list[object]]:
+Codes = NDArray[np.signedinteger[Any]]
+"""Group codes of requests (-1: no group), in the smallest signed integer type that holds
+them: a run keeps one array per breakdown, so ``int8`` instead of ``int64`` saves 7 bytes
+a request each.  Arithmetic on them casts to ``int64`` first."""
+
+
+def _small(codes: NDArray[np.integer[Any]], n: int) -> Codes:
+    """``codes`` (``-1 <= code < n``) in the smallest signed type that holds them."""
+    for kind in (np.int8, np.int16, np.int32):
+        if n <= np.iinfo(kind).max:
+            return np.asarray(codes, dtype=kind)
+    return np.asarray(codes, dtype=np.int64)
+
+
+def _codes(column: pd.Series) -> tuple[Codes, list[object]]:
     """Integer codes and their labels (category order for categoricals, else sorted)."""
     if isinstance(column.dtype, pd.CategoricalDtype):
-        return np.asarray(column.cat.codes, dtype=np.int64), list(column.cat.categories)
-    labels, codes = np.unique(column.to_numpy(), return_inverse=True)
-    return np.asarray(codes, dtype=np.int64), list(labels)
+        labels = list(column.cat.categories)
+        return _small(np.asarray(column.cat.codes), len(labels)), labels
+    values, codes = np.unique(column.to_numpy(), return_inverse=True)
+    return _small(codes.ravel(), len(values)), list(values)
 
 
 def _group_quantiles(
-    rep: NDArray[np.generic], codes: NDArray[np.int64], t: NDArray[np.float64],
-    q: NDArray[np.float64],
+    rep: NDArray[np.generic], codes: Codes, t: NDArray[np.float64],
+    q: NDArray[np.float64], rep_codes: Codes | None = None,
 ) -> pd.DataFrame:
     """Quantiles ``q`` of ``t`` per (replication, group code), as pandas' grouped
     ``quantile`` computes them (linear interpolation, ``a + (b - a) * frac``: equal to
-    the last bit), by one sort instead of a groupby.
+    the last bit), from the order statistics each needs (``np.partition`` per group, in
+    linear time) instead of a groupby or a sort.  ``rep_codes``: integer codes of
+    ``rep`` in the same order as its values, if already known.
 
     Columns ``replication, quantile, value`` and ``first`` (a row of ``t`` in the group,
     to label it by), sorted by replication, group, quantile.
     """
-    _, rcodes = np.unique(rep, return_inverse=True)
+    if rep_codes is None:
+        rep_codes = np.unique(rep, return_inverse=True)[1].ravel()
     n_groups = int(codes.max()) + 1
-    key = rcodes.astype(np.int64) * n_groups + codes
-    # sort by time, then stably by group (16-bit keys sort by radix, in linear time)
-    small = key.astype(np.int16) if key.max() < 2**15 else key
-    by_time = np.argsort(t)
-    order = by_time[np.argsort(small[by_time], kind="stable")]
-    ts, ks = t[order], key[order]
-    starts = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]])
-    sizes = np.diff(np.r_[starts, len(ts)])
+    key = rep_codes.astype(np.int64) * n_groups + codes
+    # rows grouped by key (16-bit keys sort by radix, in linear time)
+    order = np.argsort(key.astype(np.int16) if key.max() < 2**15 else key, kind="stable")
+    per_key = np.bincount(key)
+    sizes = per_key[per_key > 0]
+    starts = np.r_[0, np.cumsum(sizes)[:-1]]
+    ts = t[order]
     pos = q[None, :] * (sizes[:, None] - 1)
     lo = np.floor(pos).astype(np.int64)
     frac = pos - lo
     hi = np.minimum(lo + 1, sizes[:, None] - 1)
-    a = ts[starts[:, None] + lo]
-    b = ts[starts[:, None] + hi]
+    a = np.empty(lo.shape)
+    b = np.empty(lo.shape)
+    for g, (begin, size) in enumerate(zip(starts.tolist(), sizes.tolist(), strict=True)):
+        part = ts[begin:begin + size]
+        part.partition(np.union1d(lo[g], hi[g]))  # in place: ts is this function's copy
+        a[g], b[g] = part[lo[g]], part[hi[g]]
+    first = order[starts]
     return pd.DataFrame({
-        "replication": rep[order][starts].repeat(len(q)),
+        "replication": rep[first].repeat(len(q)),
         "quantile": np.tile(q, len(starts)),
         "value": (a + (b - a) * frac).ravel(),
-        "first": order[starts].repeat(len(q)),
+        "first": first.repeat(len(q)),
     })
 
 
@@ -365,18 +387,25 @@ class ExperimentResult:
         key: tuple[object, ...] = ("measured",)
         if key not in self._fresh_memo():
             req = self.requests
-            self._memo[key] = req[req["created_min"] >= self.scenario.run.warmup_min]
+            keep = req["created_min"].to_numpy(dtype=float) >= self.scenario.run.warmup_min
+            rows = np.flatnonzero(keep)
+            if len(rows) and rows[-1] - rows[0] + 1 == len(rows):
+                # one block of rows (a replication's requests come in order of arrival):
+                # a slice, which shares the columns instead of copying them
+                self._memo[key] = req.iloc[int(rows[0]):int(rows[-1]) + 1]
+            else:
+                self._memo[key] = req[keep]
         out: pd.DataFrame = self._memo[key]  # type: ignore[assignment]
         return out
 
-    def _measured_codes(self, column: str | None) -> tuple[NDArray[np.int64], list[object]]:
+    def _measured_codes(self, column: str | None) -> tuple[Codes, list[object]]:
         """:func:`_codes` of a column of :attr:`measured` (``None``: one group, ``all``)."""
         key: tuple[object, ...] = ("codes", column)
         if key not in self._fresh_memo():
             req = self.measured
             self._memo[key] = (_codes(req[column]) if column else
-                               (np.zeros(len(req), dtype=np.int64), ["all"]))
-        out: tuple[NDArray[np.int64], list[object]] = self._memo[key]  # type: ignore[assignment]
+                               (np.zeros(len(req), dtype=np.int8), ["all"]))
+        out: tuple[Codes, list[object]] = self._memo[key]  # type: ignore[assignment]
         return out
 
     def outcomes(self, rule: str | None = None, clock: str | None = None) -> pd.DataFrame:
@@ -444,21 +473,40 @@ class ExperimentResult:
         return compliance_table(groups, counts, self.rule(rule).name,
                                 with_clock(self.rule(rule), clock).clock_from, by, level)
 
-    def _outcome_arrays(
+    def _outcome_states(
         self, rule: str | None, clock: str | None
-    ) -> dict[str, tuple[NDArray[np.bool_], NDArray[np.float64], NDArray[np.float64]]]:
-        """Per outcome: which measured requests are decided, their met flags (1.0/0.0),
-        and every request's unknown flag -- shared by all breakdowns."""
-        key: tuple[object, ...] = ("outcome arrays", rule, clock)
+    ) -> tuple[Codes, NDArray[np.int64]]:
+        """Each measured request's outcomes under ``rule`` and ``clock`` as one small code
+        (its pattern of met / decided / unknown over the outcomes), and per code those
+        flags (0 or 1; shape codes x outcomes x 3) -- shared by all breakdowns, so each
+        breakdown's counts take one ``bincount`` over the requests.  The outcome frame
+        is not kept unless :meth:`outcomes` had been asked for it already (it holds ten
+        columns a request; the codes one byte or two)."""
+        named = with_clock(self.rule(rule), clock)
+        key: tuple[object, ...] = ("outcome states", named.name, named.clock_from)
         if key not in self._fresh_memo():
+            kept = (named.name, named.clock_from) in self._outcomes
             out = self.outcomes(rule, clock)
-            arrays = {}
-            for stage in OUTCOMES:
-                met = out[stage].to_numpy(dtype=float)
-                ok = ~np.isnan(met)
-                arrays[stage] = (ok, met[ok], out[f"{stage}_unknown"].to_numpy(dtype=float))
-            self._memo[key] = arrays
-        got: dict[str, tuple[NDArray[np.bool_], NDArray[np.float64], NDArray[np.float64]]]
+            if not kept:
+                self._outcomes.pop((named.name, named.clock_from), None)
+            code = np.zeros(len(out), dtype=np.int64)
+            for i, stage in enumerate(OUTCOMES):
+                met = out[stage].to_numpy(dtype=float)  # 1.0 met, 0.0 missed, NaN
+                bits = (~np.isnan(met)).astype(np.int64)
+                bits |= (met == 1.0).astype(np.int64) << 1
+                bits |= out[f"{stage}_unknown"].to_numpy(dtype=bool).astype(np.int64) << 2
+                code |= bits << (3 * i)
+            if 3 * len(OUTCOMES) <= 20:  # number the patterns present, in linear time
+                seen = np.flatnonzero(np.bincount(code, minlength=1))
+                lut = np.zeros(int(seen[-1]) + 1 if len(seen) else 1, dtype=np.int64)
+                lut[seen] = np.arange(len(seen))
+                compact = lut[code]
+            else:
+                seen, compact = np.unique(code, return_inverse=True)
+            shifts = 3 * np.arange(len(OUTCOMES))[:, None] + np.array([1, 0, 2])[None, :]
+            flags = (np.asarray(seen, dtype=np.int64)[:, None, None] >> shifts) & 1
+            self._memo[key] = (_small(compact.ravel(), len(flags)), flags)
+        got: tuple[Codes, NDArray[np.int64]]
         got = self._memo[key]  # type: ignore[assignment]
         return got
 
@@ -470,21 +518,23 @@ class ExperimentResult:
 
         Rows are the replications with a measured request, in order.
         """
-        arrays = self._outcome_arrays(rule, clock)
+        state, flags = self._outcome_states(rule, clock)
         gcodes, groups = self._measured_codes(by)
         rcodes, _ = self._measured_codes("replication")
         n_rep = int(rcodes.max()) + 1 if len(rcodes) else 0
         n_grp = len(groups)
-        key = rcodes * n_grp + gcodes
+        n_states = len(flags)
         size = n_rep * n_grp
+        # requests per (replication, group, outcome pattern), then per pattern its flags
+        per_state = np.bincount((rcodes.astype(np.int64) * n_grp + gcodes) * n_states + state,
+                                minlength=size * n_states).reshape(size, n_states)
+        totals = (per_state @ flags.reshape(n_states, 3 * len(OUTCOMES))).reshape(
+            n_rep, n_grp, len(OUTCOMES), 3)
         counts = {}
-        for stage in OUTCOMES:
-            ok, met_ok, unknown_w = arrays[stage]
-            key_ok = key[ok]
-            hits = np.bincount(key_ok, weights=met_ok, minlength=size).reshape(n_rep, n_grp)
-            count = np.bincount(key_ok, minlength=size).reshape(n_rep, n_grp)
-            unknown = np.bincount(key, weights=unknown_w, minlength=size).reshape(n_rep, n_grp)
-            counts[stage] = StageCounts(hits, count, unknown)
+        for i, stage in enumerate(OUTCOMES):
+            counts[stage] = StageCounts(totals[:, :, i, 0].astype(np.float64),
+                                        totals[:, :, i, 1].astype(np.int64),
+                                        totals[:, :, i, 2].astype(np.float64))
         return groups, counts
 
     def compliance_tables(
@@ -530,22 +580,27 @@ class ExperimentResult:
         stage (nothing measured): an empty table with the same columns.
         """
         req = self.measured
-        times = stage_times(req)
+        created = req["created_min"].to_numpy(dtype=float)
         # "finish" is the routine requests' target; complex ones close days after a plan
-        times.loc[req["complex"].to_numpy(dtype=bool), "finish"] = np.nan
+        routine = ~req["complex"].to_numpy(dtype=bool)
         group = req[by] if by else pd.Series("all", index=req.index)
         gcodes, labels = self._measured_codes(by)
+        rcodes, _ = self._measured_codes("replication")
         rep = req["replication"].to_numpy()
         qs = np.asarray(q, dtype=float)
         frames = []
-        for stage in STAGES:
-            t = times[stage].to_numpy(dtype=float)
+        for st in STAGE_TABLE:  # minutes from arrival, as stage_times gives them
+            stage = st.name
+            t = req[st.column].to_numpy(dtype=float) - created
             keep = ~np.isnan(t) & (gcodes >= 0)
+            if stage == FINISH.name:
+                keep &= routine
             if not keep.any():
                 continue
-            per_rep = _group_quantiles(rep[keep], gcodes[keep], t[keep], qs)
-            starts = per_rep.pop("first")
-            per_rep.insert(1, "group", group.to_numpy()[keep][starts])
+            rows = np.flatnonzero(keep)
+            per_rep = _group_quantiles(rep[rows], gcodes[rows], t[rows], qs, rcodes[rows])
+            starts = per_rep.pop("first").to_numpy()
+            per_rep.insert(1, "group", group.iloc[rows[starts]].to_numpy())
             s = summarise(per_rep, ["group", "quantile"], "value")
             counts = np.bincount(gcodes[keep], minlength=len(labels))
             reached = pd.Series(counts[counts > 0],
@@ -594,6 +649,11 @@ class ExperimentResult:
     def _utilisation(self, level: float) -> pd.DataFrame:
         return utilisation_table(self.load, level)
 
+    def _unknown_joint(self) -> int:
+        """Measured requests whose joint outcome under the first rule is unknown."""
+        state, flags = self._outcome_states(None, None)
+        return int(flags[:, OUTCOMES.index(JOINT), 2][state].sum())
+
     def censored(self) -> dict[str, int]:
         """Requests still open at the horizon, those of them still in transit (raised, not
         yet transferred to the community), and outcomes unknown (all replications)."""
@@ -602,5 +662,5 @@ class ExperimentResult:
         return {
             "open_requests": int(req["finished_min"].isna().sum()),
             "in_transit": int(transit.sum()),
-            "unknown_outcomes": int(self.outcomes()["joint_unknown"].sum()),
+            "unknown_outcomes": self._unknown_joint(),
         }

@@ -28,6 +28,8 @@ Outcome of one stage of one request under one rule:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
@@ -138,20 +140,33 @@ def _stage_mask(
     raise ValueError(f"stage {stage.name}: unknown applies_to {stage.applies_to!r}")
 
 
+def _per_category(category: pd.Series, test: Callable[[object], bool]) -> NDArray[np.bool_]:
+    """``test`` of each request's category as text (``astype(str)``: a missing one as
+    pandas writes it), decided once per distinct category instead of once a request."""
+    if isinstance(category.dtype, pd.CategoricalDtype):
+        cats = category.cat.categories
+        missing = pd.Series(pd.Categorical([None], categories=cats)).astype(str).iloc[0]
+        lookup = np.array([test(str(c)) for c in cats] + [test(missing)], dtype=bool)
+        out: NDArray[np.bool_] = lookup[np.asarray(category.cat.codes, dtype=np.int64)]
+        return out  # (code -1, a missing category, takes the last entry)
+    texts = category.astype(str).to_numpy()
+    codes, values = pd.factorize(texts, use_na_sentinel=False)
+    return np.array([test(v) for v in values], dtype=bool)[codes] if len(texts) else (
+        np.zeros(0, dtype=bool))
+
+
 def applicable(
     requests: pd.DataFrame, rule: SlaRule, scenario: Scenario
 ) -> dict[str, NDArray[np.bool_]]:
     """Which requests each stage of ``rule`` measures (none where it sets no target)."""
-    cats = requests["category"].astype(str).to_numpy()
+    category = requests["category"]
     covered = (
         np.ones(len(requests), dtype=bool)
         if rule.categories == "all"
-        else np.isin(cats, list(rule.categories))
+        else _per_category(category, lambda c: c in rule.categories)
     )
     has_site = {name: bool(c.onsite_by) for name, c in scenario.categories.items()}
-    site = np.array([has_site.get(c, False) for c in cats], dtype=bool) if len(cats) else (
-        np.zeros(0, dtype=bool)
-    )
+    site = _per_category(category, lambda c: isinstance(c, str) and has_site.get(c, False))
     cx = requests["complex"].to_numpy(dtype=bool)
     track = plan_track(requests)
     out: dict[str, NDArray[np.bool_]] = {}
@@ -206,7 +221,7 @@ def outcomes(requests: pd.DataFrame, rule: SlaRule, scenario: Scenario) -> pd.Da
     joint = np.where(any_missed, 0.0, np.where(any_unknown, np.nan, 1.0))
     out[JOINT] = np.where(any_applicable, joint, np.nan)
     out[f"{JOINT}_unknown"] = any_applicable & ~any_missed & any_unknown
-    return pd.DataFrame(out, index=requests.index)
+    return pd.DataFrame(out, index=requests.index, copy=False)  # the arrays are new
 
 
 def stage_times(requests: pd.DataFrame) -> pd.DataFrame:

@@ -14,10 +14,17 @@ ratios current/baseline.  A run is one of:
   ``simulate`` of the same code in a fresh process right after it, so the ratio
   run/simulate is printed too.
 
+``--scenario-rev REV`` takes the scenario file as it was at a git revision instead of the
+working tree's: an older package cannot read fields added since (the shipped zone gained
+``other_work`` after db94a8b), so a comparison with it runs the zone of its own time on
+both sides.
+
 Run from the repository root (git needed)::
 
-    python benchmarks/bench_compare.py --baseline db94a8b --days 365 --repeats 3
-    python benchmarks/bench_compare.py --baseline db94a8b --days 28 --what run
+    python benchmarks/bench_compare.py --baseline db94a8b --scenario-rev db94a8b \
+        --days 365 --repeats 3                                  # requests-only zone
+    python benchmarks/bench_compare.py --baseline 02690e0 --days 365 --repeats 2
+    python benchmarks/bench_compare.py --baseline 02690e0 --days 28 --what run
 """
 
 from __future__ import annotations
@@ -109,6 +116,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline", default="db94a8b", help="git revision to compare with")
     parser.add_argument("--scenario", type=Path, default=DEFAULT_SCENARIO)
+    parser.add_argument("--scenario-rev", default=None,
+                        help="read the scenario file as it was at this git revision")
     parser.add_argument("--days", type=float, default=365.0)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--what", choices=("simulate", "run"), default="simulate")
@@ -117,6 +126,13 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
+        if args.scenario_rev:
+            rel = args.scenario.resolve().relative_to(ROOT).as_posix()
+            text = subprocess.run(["git", "show", f"{args.scenario_rev}:{rel}"], cwd=ROOT,
+                                  check=True, capture_output=True, text=True).stdout
+            args.scenario = Path(tmp) / "scenario" / Path(rel).name
+            args.scenario.parent.mkdir()
+            args.scenario.write_text(text, encoding="utf-8")
         sides = {"current": ROOT}
         if not args.current_only:
             export(args.baseline, Path(tmp))

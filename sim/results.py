@@ -142,6 +142,22 @@ def summarise(
     return out.drop(columns="std")
 
 
+def find_rule(scenario: Scenario, name: str | None = None) -> SlaRule:
+    """The SLA rule of ``scenario`` called ``name`` (default: its first rule).
+
+    Raises
+    ------
+    KeyError
+        When the scenario has no rule of that name.
+    """
+    if name is None:
+        return scenario.sla[0]
+    for r in scenario.sla:
+        if r.name == name:
+            return r
+    raise KeyError(f"no SLA rule named {name!r}")
+
+
 def summarise_shares(
     per_rep: pd.DataFrame, keys: list[str], value: str, trials: str, level: float = 0.95
 ) -> pd.DataFrame:
@@ -420,12 +436,7 @@ class ExperimentResult:
 
     def rule(self, name: str | None = None) -> SlaRule:
         """The SLA rule called ``name`` (default: the scenario's first rule)."""
-        if name is None:
-            return self.scenario.sla[0]
-        for r in self.scenario.sla:
-            if r.name == name:
-                return r
-        raise KeyError(f"no SLA rule named {name!r}")
+        return find_rule(self.scenario, name)
 
     _rule = rule
 

@@ -27,6 +27,7 @@ from sim.results import (
     SimulationResult,
     StageCounts,
     compliance_table,
+    find_rule,
     utilisation_table,
 )
 from sim.sla import CLOCKS, with_clock
@@ -101,12 +102,7 @@ class ExperimentSummary:
 
     def rule(self, name: str | None = None) -> SlaRule:
         """The SLA rule called ``name`` (default: the scenario's first rule)."""
-        if name is None:
-            return self.scenario.sla[0]
-        for r in self.scenario.sla:
-            if r.name == name:
-                return r
-        raise KeyError(f"no SLA rule named {name!r}")
+        return find_rule(self.scenario, name)
 
     def compliance(
         self, by: str | None = None, rule: str | None = None, level: float = 0.95,

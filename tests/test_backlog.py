@@ -144,13 +144,19 @@ def _busy_scenario(tmp_path: Path) -> Path:
     return path
 
 
-def test_from_run_carries_open_requests_with_their_ages(tmp_path: Path) -> None:
+def _first_run(tmp_path: Path, replications: int) -> tuple[Path, Path, pd.DataFrame]:
+    """The busy scenario's file, a finished run of it, and its requests."""
     src = _busy_scenario(tmp_path)
     first = tmp_path / "first"
-    res = CliRunner().invoke(app, ["run", str(src), "-o", str(first), "-n", "1"])
+    res = CliRunner().invoke(app, ["run", str(src), "-o", str(first), "-n",
+                                   str(replications)])
     assert res.exit_code == 0, res.output
+    return src, first, pd.read_parquet(first / "requests.parquet")
+
+
+def test_from_run_carries_open_requests_with_their_ages(tmp_path: Path) -> None:
+    src, first, req = _first_run(tmp_path, 1)
     sc = sim.load_scenario(src)
-    req = pd.read_parquet(first / "requests.parquet")
     still_open = req[req["finished_min"].isna() & ~req["in_transit"]]
     carried = initial_state_from_run(first, sc)
     assert carried.carried + carried.in_hand == len(still_open) > 0
@@ -193,12 +199,8 @@ def test_from_run_refuses_a_run_of_other_communities(tmp_path: Path) -> None:
 
 
 def test_from_run_takes_the_replication_asked_for(tmp_path: Path) -> None:
-    src = _busy_scenario(tmp_path)
-    first = tmp_path / "first"
-    res = CliRunner().invoke(app, ["run", str(src), "-o", str(first), "-n", "2"])
-    assert res.exit_code == 0, res.output
+    src, first, req = _first_run(tmp_path, 2)
     sc = sim.load_scenario(src)
-    req = pd.read_parquet(first / "requests.parquet")
     for r in (0, 1):
         carried = initial_state_from_run(first, sc, r)
         still_open = req[(req["replication"] == r) & req["finished_min"].isna()

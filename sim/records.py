@@ -96,13 +96,16 @@ def requests_frame(
 def _areas(
     t: NDArray[np.float64], levels: NDArray[np.float64], edges: NDArray[np.float64]
 ) -> NDArray[np.float64]:
-    """Integrals of step functions (column ``j`` is ``levels[i, j]`` from ``t[i]`` on)
-    between consecutive ``edges``: one row per interval, one column per function."""
+    """Integrals of step functions (row ``j`` is ``levels[j, i]`` from ``t[i]`` on)
+    between consecutive ``edges``: one row per function, one column per interval.
+
+    Each function is a contiguous row, so its running sum runs along memory.
+    """
     dt = np.diff(np.append(t, edges[-1]))
-    cum = np.concatenate((np.zeros((1, levels.shape[1])),
-                          np.cumsum(levels * dt[:, None], axis=0)))
+    cum = np.zeros((levels.shape[0], len(t) + 1))
+    np.cumsum(levels * dt, axis=1, out=cum[:, 1:])
     k = np.searchsorted(t, edges, side="right") - 1
-    return np.diff(cum[k] + levels[k] * (edges - t[k])[:, None], axis=0)
+    return np.diff(cum[:, k] + levels[:, k] * (edges - t[k]), axis=1)
 
 
 def load_frames(scenario: Scenario, pools: list[Pool]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -130,10 +133,10 @@ def load_frames(scenario: Scenario, pools: list[Pool]) -> tuple[pd.DataFrame, pd
         log = p.levels()
         t, busy, waiting, cap, other = log[:, 0], log[:, 1], log[:, 2], log[:, 3], log[:, 4]
         working = busy + other
-        per_hour = _areas(t, np.column_stack([
+        per_hour = _areas(t, np.stack([
             busy, np.maximum(cap, working), waiting, cap, np.maximum(working - cap, 0.0),
             other,
-        ]), edges).T  # one row per measure of LOAD_MEASURES
+        ]), edges)  # one row per measure of LOAD_MEASURES
         acc = kinds.setdefault(p.kind, np.zeros((3, n_hours)))
         acc += per_hour[:3]
         for m in range(len(LOAD_MEASURES)):

@@ -268,16 +268,18 @@ class Pool:
         t = times[order]
         last = np.append(t[1:] != t[:-1], True)  # the last change of each moment
         ends = np.cumsum([len(s) for s in steps])
-        busy = np.zeros(len(times), dtype=np.int64)
+        busy = np.zeros(len(times), dtype=np.int32)
         busy[:ends[0]], busy[ends[0]:ends[1]] = 1, -1
-        waiting = np.zeros(len(times), dtype=np.int64)
+        waiting = np.zeros(len(times), dtype=np.int32)
         waiting[ends[1]:ends[2]], waiting[ends[2]:ends[3]] = 1, -1
         t = t[last]
-        ic = np.searchsorted(cap[:, 0], t, side="right") - 1
-        io = np.searchsorted(oth[:, 0], t, side="right") - 1
-        return np.column_stack([t, np.cumsum(busy[order])[last],
-                                np.cumsum(waiting[order])[last],
-                                cap[ic, 1], oth[io, 1]]).astype(np.float64)
+        out = np.empty((len(t), 5))
+        out[:, 0] = t
+        out[:, 1] = np.cumsum(busy[order])[last]
+        out[:, 2] = np.cumsum(waiting[order])[last]
+        out[:, 3] = cap[np.searchsorted(cap[:, 0], t, side="right") - 1, 1]
+        out[:, 4] = oth[np.searchsorted(oth[:, 0], t, side="right") - 1, 1]
+        return out
 
     # -- work ---------------------------------------------------------------------------
     def take(self, job: Wait) -> bool:

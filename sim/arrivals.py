@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -135,13 +136,17 @@ def generate(scenario: Scenario, communities: list[Community], streams: Streams)
     if not parts:  # no demand anywhere (every multiplier 0): an empty table
         parts.append(_attributes(scenario, communities[0], 0, cat_names, np.empty(0),
                                  np.empty((0, N_UNIFORMS)), 0, np.empty(0, dtype=np.intp)))
-    table = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+    table: dict[str, Any] = (
+        parts[0] if len(parts) == 1
+        else {key: np.concatenate([p[key] for p in parts]) for key in parts[0]})
     # every request raised before the horizon is kept: a 12345 ticket still in transit at
     # the horizon (created_min >= horizon) never reaches the engine but stays in the records
     # as censored, so the resident's clock can count it (see sim.sla)
-    order = np.argsort(table["created_min"], kind="stable")
-    out = {key: v[order] for key, v in table.items()}
-    return RequestTable(**out)
+    created: NDArray[np.float64] = table["created_min"]
+    if not (created[1:] >= created[:-1]).all():  # else in order already: the sort's order
+        order = np.argsort(created, kind="stable")
+        table = {key: v[order] for key, v in table.items()}
+    return RequestTable(**table)
 
 
 def _attributes(

@@ -431,13 +431,22 @@ class Engine:
 
     # -- stage ends ------------------------------------------------------------------------
     def _respond_done(self, ev: Call) -> None:
-        rid = self._finish_job(ev, RESPOND)
-        if rid is None:
+        # every request passes here: self._finish_job(ev, RESPOND) and _after_site
+        # written out
+        if self.cancelled and ev in self.cancelled:
+            self.cancelled.discard(ev)
             return
+        rid: int = ev._value
+        pool = self.pools[self.served_by[RESPOND][rid]]
+        if pool.running is not None:
+            pool.untrack(rid, RESPOND)
+        pool.release()
         if self.routes[ONSITE][rid]:
             self._wait(rid, ONSITE)
+        elif self.complex[rid]:
+            self._wait(rid, PLAN)
         else:
-            self._after_site(rid)
+            self.finished[rid] = self.env._now
 
     def _onsite_done(self, ev: Call) -> None:
         rid = self._finish_job(ev, ONSITE)

@@ -282,7 +282,7 @@ class Engine:
             # someone is free and the job need not be tracked: Pool.take without a Wait
             first.busy += 1
             first._busy_up.append(self.env._now)
-            self._start(first, rid, stage, None)
+            self.start_job(first, None, rid, stage)
             return
         prio = 0 if self.urgent[rid] or self.escalated[rid] else 1
         w = Wait(rid, stage, prio, tiers)
@@ -334,17 +334,17 @@ class Engine:
                 w.next_tier += 1
                 self._offer(w, pool)
 
-    def start_job(self, pool: Pool, w: Wait) -> None:
+    def start_job(self, pool: Pool, w: Wait | None, rid: int = -1, stage: int = -1) -> None:
         """``pool`` has assigned a person to ``w``: record the milestone, schedule the end.
 
         A milestone (response, arrival on site) is recorded only if it falls within the
         run; one after the horizon stays NaN (not reached), like any stage still open.
+        Without a ``w`` (a job started at once at a pool that does not track its jobs),
+        ``rid`` and ``stage`` name it.
         """
-        self._start(pool, w.rid, w.stage, w)
-
-    def _start(self, pool: Pool, rid: int, stage: int, w: Wait | None) -> None:
-        """:meth:`start_job` for request ``rid``'s ``stage`` (``w`` may be None where the
-        pool does not track its jobs)."""
+        if w is not None:
+            rid = w.rid
+            stage = w.stage
         env = self.env
         now = env._now
         c = pool.callout

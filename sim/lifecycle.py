@@ -123,8 +123,10 @@ class Engine:
 
     # slots: attribute access stays fast however many attributes the engine has
     __slots__ = (
+        "_arrive_fn",
         "_done",
         "_feed",
+        "_lean",
         "_next_arrival",
         "cancelled",
         "close_dur",
@@ -229,6 +231,8 @@ class Engine:
         self._feed: Callable[[float, Callable[[Call | None], None]], None] = (
             env.feed if isinstance(env, Environment)
             else lambda at, fn: feed(env, at, fn))
+        self._lean = isinstance(env, Environment)
+        self._arrive_fn = self._arrive  # one bound method for the whole chain
         # backlog requests (sim.backlog) enter at their waiting stage; -1: a new arrival
         stages = req.backlog_stage
         self.entry_stage = stages.tolist() if (stages >= 0).any() else None
@@ -249,7 +253,14 @@ class Engine:
         if i + 1 < self.n:
             now = env._now
             delay = self.created[i + 1] - now
-            self._feed(now + delay if delay > 0 else now, self._arrive)
+            at = now + delay if delay > 0 else now
+            if self._lean:  # env.feed(at, self._arrive) written out: once per request
+                lean = cast("Environment", env)  # the feed is empty: this call took it
+                lean._feed_at = at
+                lean._feed_eid = next(env._eid)
+                lean._feed_fn = self._arrive_fn
+            else:
+                self._feed(at, self._arrive_fn)
         if self.overdue_at[i] < self.horizon:
             call_in(env, max(0.0, self.overdue_at[i] - env._now), self._overdue, i)
         entry = self.entry_stage[i] if self.entry_stage is not None else -1

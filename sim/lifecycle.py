@@ -42,12 +42,11 @@ from heapq import heappush
 from typing import Any, cast
 
 import numpy as np
-import simpy
 from numpy.typing import NDArray
 from simpy.events import NORMAL
 
 from sim.arrivals import RequestTable
-from sim.kernel import Call, Environment, call_in, feed
+from sim.kernel import Call, Environment, call_in
 from sim.meetings import MeetingServer
 from sim.staff import Pool, Running, Wait
 from sim.stages import FINISH as FINISH_STAGE
@@ -106,7 +105,8 @@ class Engine:
     Parameters
     ----------
     env:
-        The SimPy environment.
+        The simulation environment (:class:`sim.kernel.Environment`: the arrivals ride its
+        feed).
     req:
         The pre-drawn requests, sorted by arrival.
     pools:
@@ -125,8 +125,6 @@ class Engine:
     __slots__ = (
         "_arrive_fn",
         "_done",
-        "_feed",
-        "_lean",
         "_next_arrival",
         "cancelled",
         "close_dur",
@@ -167,7 +165,7 @@ class Engine:
 
     def __init__(
         self,
-        env: simpy.Environment,
+        env: Environment,
         req: RequestTable,
         pools: list[Pool],
         routes: list[list[list[Pool]]],
@@ -227,11 +225,7 @@ class Engine:
             self._respond_done, self._onsite_done, self._plan_done,
         )
         self._next_arrival = 0
-        # arrivals chain through the kernel's feed (no queue entry each) where it has one
-        self._feed: Callable[[float, Callable[[Call | None], None]], None] = (
-            env.feed if isinstance(env, Environment)
-            else lambda at, fn: feed(env, at, fn))
-        self._lean = isinstance(env, Environment)
+        # arrivals chain through the kernel's feed (no queue entry each)
         self._arrive_fn = self._arrive  # one bound method for the whole chain
         # backlog requests (sim.backlog) enter at their waiting stage; -1: a new arrival
         stages = req.backlog_stage
@@ -244,7 +238,7 @@ class Engine:
         """Schedule the first arrival; the rest chain from it."""
         if self.n:
             # backlog requests were created before the start: they arrive at minute 0
-            self._feed(self.env._now + max(0.0, self.created[0]), self._arrive)
+            self.env.feed(self.env._now + max(0.0, self.created[0]), self._arrive_fn)
 
     def _arrive(self, _ev: Call | None) -> None:
         i = self._next_arrival
@@ -253,14 +247,11 @@ class Engine:
         if i + 1 < self.n:
             now = env._now
             delay = self.created[i + 1] - now
-            at = now + delay if delay > 0 else now
-            if self._lean:  # env.feed(at, self._arrive) written out: once per request
-                lean = cast("Environment", env)  # the feed is empty: this call took it
-                lean._feed_at = at
-                lean._feed_eid = next(env._eid)
-                lean._feed_fn = self._arrive_fn
-            else:
-                self._feed(at, self._arrive_fn)
+            # env.feed(at, self._arrive) written out, once per request: the feed is
+            # empty (this call took it), and ``at`` is not in the past
+            env._feed_at = now + delay if delay > 0 else now
+            env._feed_eid = next(env._eid)
+            env._feed_fn = self._arrive_fn
         if self.overdue_at[i] < self.horizon:
             call_in(env, max(0.0, self.overdue_at[i] - env._now), self._overdue, i)
         entry = self.entry_stage[i] if self.entry_stage is not None else -1

@@ -310,9 +310,11 @@ def _print_summary(exp: ExperimentResult, by: str, outdir: Path) -> None:
                   "compliance to report.", markup=False)
     else:
         table = Table(title=f"{title} ({SHARE_NOTE}, {exp.replications} replications)")
-        table.add_column(by, no_wrap=True)
+        # cells wrap (a figure and its interval on two lines) rather than lose digits
+        # when the terminal is narrow
+        table.add_column(by, overflow="fold")
         for c in wide.columns:
-            table.add_column(c, justify="right", no_wrap=True)
+            table.add_column(c, justify="right", overflow="fold")
         for group, row in wide.iterrows():
             table.add_row(str(group), *row.tolist())
         out.print(table)

@@ -41,7 +41,7 @@ EXIT_WRITE = 3
 EXIT_INTERRUPTED = 130
 
 # wide enough for the summary table when output goes to a file or pipe
-out = Console(width=None if sys.stdout.isatty() else 120, markup=False, emoji=False,
+out = Console(width=None if sys.stdout.isatty() else 160, markup=False, emoji=False,
               highlight=False)
 err = Console(stderr=True, markup=False, emoji=False, highlight=False)
 

@@ -103,3 +103,29 @@ def test_user_text_in_research_commands_is_literal(marked_up: Path, tmp_path: Pa
     compared = sim_cli("compare", marked_up, marked_up, "-n", "2", "-j", "1")
     assert compared.returncode == 0, compared.stderr
     assert "[bold]s.yaml vs [bold]s.yaml" in compared.stdout
+
+
+def test_a_narrow_terminal_wraps_the_summary_table_without_losing_digits(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import pandas as pd
+
+    from sim.cli import main
+    from sim.cli_common import out
+
+    old = out.width
+    out.width = 80  # an 80-column terminal
+    try:
+        with pytest.raises(SystemExit) as done:
+            main(["run", "scenarios/six_types.yaml", "-o", str(tmp_path / "r"), "-n", "2",
+                  "--set", "run.horizon_days=3", "--set", "run.warmup_days=1"])
+    finally:
+        out.width = old
+    assert done.value.code == 0
+    text = capsys.readouterr().out
+    assert "…" not in text
+    table = pd.read_csv(tmp_path / "r" / "compliance.csv")
+    rows = table[(table["by"] == "community_type") & (table["clock"] == "community")
+                 & table["mean"].notna()]
+    cells = " ".join(text.split())
+    for _, r in rows.iterrows():  # every interval's upper bound is printed whole
+        assert f"{100 * r['ci_high']:.1f}]" in cells

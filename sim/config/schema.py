@@ -97,7 +97,9 @@ class RunConfig(ScenarioModel):
     @model_validator(mode="after")
     def _warmup_inside(self) -> RunConfig:
         if self.warmup_days >= self.horizon_days:
-            raise ValueError("warmup_days must be shorter than horizon_days")
+            raise ValueError(f"warmup_days must be shorter than horizon_days (warmup_days "
+                             f"{self.warmup_days:g}, horizon_days {self.horizon_days:g}; "
+                             "shorten the warm-up too)")
         return self
 
     @property

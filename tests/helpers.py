@@ -100,6 +100,19 @@ def table(
     )
 
 
+def shipped(name: str, days: float, reps: int) -> Scenario:
+    """Shipped scenario ``name`` cut to ``days`` (one day of warm-up) and ``reps``
+    replications."""
+    from pathlib import Path
+
+    from sim.config import load_scenario
+
+    sc = load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / f"{name}.yaml")
+    run = sc.run.model_copy(update={"horizon_days": days, "warmup_days": 1.0,
+                                    "replications": reps})
+    return sc.model_copy(update={"run": run})
+
+
 def run(scenario: Scenario, req: RequestTable) -> SimulationResult:
     return run_requests(scenario, list(scenario.expanded_communities()), req)
 

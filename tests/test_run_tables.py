@@ -21,15 +21,12 @@ import sim
 from sim.results import DEFAULT_BREAKDOWNS, ExperimentResult, _group_quantiles
 from sim.sla import applicable
 from sim.stages import FINISH, OUTCOMES, STAGE_TABLE
+from tests.helpers import shipped
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _short(name: str, days: float, reps: int) -> sim.Scenario:
-    sc = sim.load_scenario(ROOT / "scenarios" / f"{name}.yaml")
-    run = sc.run.model_copy(update={"horizon_days": days, "warmup_days": 1.0,
-                                    "replications": reps})
-    return sc.model_copy(update={"run": run})
+_short = shipped
 
 
 @pytest.fixture(scope="module")

@@ -17,15 +17,12 @@ import pytest
 import sim
 from sim.experiment import replicate, simulate_summary
 from sim.summary import ExperimentSummary
+from tests.helpers import shipped
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _short(name: str, days: float, reps: int) -> sim.Scenario:
-    sc = sim.load_scenario(ROOT / "scenarios" / f"{name}.yaml")
-    run = sc.run.model_copy(update={"horizon_days": days, "warmup_days": 1.0,
-                                    "replications": reps})
-    return sc.model_copy(update={"run": run})
+_short = shipped
 
 
 @pytest.mark.parametrize(("name", "days", "reps"), [("quanxueli", 5.0, 3),

@@ -35,6 +35,7 @@ from sim.cli_common import (
     output_folder,
     say,
     show_warning,
+    with_settings,
     writing,
 )
 from sim.cli_decide import register as register_decide
@@ -127,7 +128,7 @@ def run(
         "e.g. staff.technicians.day=3 or run.horizon_days=7")] = None,
 ) -> None:
     """Run replications of a scenario and write the results to OUTDIR."""
-    sc = _with_settings(_load(scenario), set_ or [])
+    sc = with_settings(_load(scenario), set_ or [])
     if from_run is not None:
         sc = _start_from(sc, from_run, from_replication)
     elif from_replication:
@@ -159,26 +160,6 @@ def _start_from(sc: Scenario, rundir: Path, replication: int = 0) -> Scenario:
         f"(replication {replication}); {carried.in_hand} in the hands of staff or an "
         "outside party were not", "cyan")
     return sc.model_copy(update={"initial_state": carried.state})
-
-
-def _with_settings(sc: Scenario, specs: list[str]) -> Scenario:
-    """``sc`` with each ``--set PATH=VALUE`` applied (lever paths, :mod:`sim.levers`)."""
-    if not specs:
-        return sc
-    from sim.config import ScenarioError
-    from sim.levers import apply, parse_setting
-
-    updates: dict[str, object] = {}
-    for spec in specs:
-        try:
-            path, value = parse_setting(spec)
-        except ValueError as e:
-            raise _fail(f"--set {e}") from None
-        updates[path] = value
-    try:
-        return apply(sc, updates, "--set")
-    except ScenarioError as e:
-        raise _fail(" ".join(str(e).split())) from None
 
 
 def _run_into(outdir: Path, sc: Scenario, source: Path, n: int, seed: int, jobs: int,

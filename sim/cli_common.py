@@ -50,6 +50,9 @@ DASK_HELP = "run on Dask: 'local' starts a LocalCluster, or give a scheduler tcp
 Jobs = Annotated[int | None, typer.Option("--jobs", "-j", min=1, help=JOBS_HELP)]
 Dask = Annotated[str | None, typer.Option("--dask", help=DASK_HELP)]
 Seed = Annotated[int | None, typer.Option("--seed", min=0, help="default: the scenario's")]
+Settings = Annotated[list[str] | None, typer.Option(
+    "--set", help="PATH=VALUE: change one scenario value (repeatable), e.g. "
+    "staff.technicians.day=3 or run.horizon_days=7")]
 Replications = Annotated[int, typer.Option("--replications", "-n", min=2)]
 Confidence = Annotated[float, typer.Option(min=0.5, max=0.999)]
 HorizonDays = Annotated[float | None, typer.Option(
@@ -75,12 +78,33 @@ def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
     return typer.Exit(code)
 
 
-def load(path: Path) -> Scenario:
-    """Load a scenario or exit 2 with the loader's one-line message."""
+def load(path: Path, settings: list[str] | None = None) -> Scenario:
+    """Load a scenario (with each ``--set PATH=VALUE`` of ``settings`` applied) or exit 2
+    with a one-line message."""
     try:
-        return load_scenario(path)
+        sc = load_scenario(path)
     except ScenarioError as e:
         raise fail(str(e)) from None
+    return with_settings(sc, settings or [])
+
+
+def with_settings(sc: Scenario, specs: list[str]) -> Scenario:
+    """``sc`` with each ``--set PATH=VALUE`` applied (lever paths, :mod:`sim.levers`)."""
+    if not specs:
+        return sc
+    from sim.levers import apply, parse_setting
+
+    updates: dict[str, object] = {}
+    for spec in specs:
+        try:
+            path, value = parse_setting(spec)
+        except ValueError as e:
+            raise fail(f"--set {e}") from None
+        updates[path] = value
+    try:
+        return apply(sc, updates, "--set")
+    except ScenarioError as e:
+        raise fail(" ".join(str(e).split())) from None
 
 
 _WRITE_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT,

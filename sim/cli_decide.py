@@ -23,6 +23,7 @@ from sim.cli_common import (
     Jobs,
     Replications,
     Seed,
+    Settings,
     fail,
     load,
     out,
@@ -64,6 +65,7 @@ def allocate_cmd(
     dask: Dask = None,
     resume: Annotated[bool, typer.Option(
         help="continue an interrupted allocation in OUTDIR, reusing its evaluations")] = False,
+    set_: Settings = None,
 ) -> None:
     """Where N more (or which N fewer) staff of a kind go, greedily, under common random
     numbers; a step is taken only when its paired gain is significant."""
@@ -76,7 +78,7 @@ def allocate_cmd(
         raise fail(f"--over {over}: expected community or street")
     if objective not in OBJECTIVES:
         raise fail(f"--objective {objective}: expected one of {', '.join(OBJECTIVES)}")
-    sc = _horizon(load(scenario), horizon_days)
+    sc = _horizon(load(scenario, set_), horizon_days)
     n = add if add is not None else remove
     assert n is not None
     try:
@@ -164,6 +166,7 @@ def roster_cmd(
     horizon_days: HorizonDays = None,
     seed: Seed = None,
     jobs: Jobs = None,
+    set_: Settings = None,
 ) -> None:
     """An hour-by-hour roster: requirement by the iterative staffing algorithm, cheapest
     covering shifts (integer program), a verifying simulation, and the cost of the best
@@ -176,7 +179,7 @@ def roster_cmd(
     from sim.io import atomic_write_frame, atomic_write_text
     from sim.roster import load_patterns, roster, staff_per_hour
 
-    sc = _horizon(load(scenario), horizon_days)
+    sc = _horizon(load(scenario, set_), horizon_days)
     targets = _parse_targets(target)
     try:
         pats = load_patterns(patterns) if patterns is not None else None

@@ -21,6 +21,7 @@ from sim.cli_common import (
     Jobs,
     Replications,
     Seed,
+    Settings,
     fail,
     load,
     out,
@@ -68,6 +69,7 @@ def sweep_cmd(
     baseline: Annotated[list[str] | None, typer.Option(
         "--baseline", help="PATH=VALUE: the point differences are taken from (repeatable); "
         "default the scenario's own values")] = None,
+    set_: Settings = None,
 ) -> None:
     """Run a staffing grid with common random numbers; every point is saved as it ends.
 
@@ -78,7 +80,7 @@ def sweep_cmd(
     from sim.progress import days_per_replication
     from sim.sweeps import sweep
 
-    sc = load(scenario)
+    sc = load(scenario, set_)
     levers = _parse_levers(vary, "--vary")
     base: dict[str, Any] = {}
     for spec in baseline or []:
@@ -184,12 +186,13 @@ def optimize_cmd(
     ] = None,
     resume: Annotated[bool, typer.Option(
         help="continue an interrupted search in OUTDIR, reusing its evaluations")] = False,
+    set_: Settings = None,
 ) -> None:
     """Find the cheapest staffing whose lower confidence bounds meet the targets."""
     from sim.optimiser import optimize
     from sim.progress import days_per_replication
 
-    sc = load(scenario)
+    sc = load(scenario, set_)
     targets = _parse_targets(target)
     ranges = _parse_levers(levers, "--levers")
     for path, vals in ranges.items():
@@ -252,13 +255,14 @@ def compare_cmd(
     outdir: Annotated[Path | None, typer.Option(
         "--outdir", help="also write compare.csv and compare.json here, for `sim report`")
     ] = None,
+    set_: Settings = None,
 ) -> None:
     """Paired difference in compliance (ALTERNATIVE - BASE) under common random numbers."""
     from sim.comparison import BREAKDOWNS, ComparisonError, check_comparable, compare, describe
     from sim.io import atomic_write_frame
     from sim.progress import days_per_replication
 
-    a, b = load(base), load(alternative)
+    a, b = load(base, set_), load(alternative, set_)
     n = replications if replications is not None else a.run.replications
     try:
         check_comparable(a, b)  # refuse before any bar is drawn

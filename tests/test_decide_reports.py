@@ -118,3 +118,38 @@ def test_run_set_changes_values_and_rejects_bad_ones(tmp_path: Path, files, caps
         assert code == 2 and len(lines) == 1 and lines[0].startswith("error: --set "), err
         assert problem in lines[0]
     assert not (tmp_path / "x").exists()
+
+
+def test_research_commands_take_set_too(tmp_path: Path, files, capsys) -> None:  # type: ignore[no-untyped-def]
+    """--set reaches the scenario of sweep, optimize, compare (both sides), allocate and
+    roster: a comparison made with it equals one of files edited the same way."""
+    import sim
+    from sim.comparison import compare
+
+    code, _, err = _cli(capsys, "compare", files["base"], files["night"], "-n", "2", "-j",
+                          "1", "--set", "run.horizon_days=2", "-o", tmp_path / "c.csv")
+    assert code == 0, err
+    import pandas as pd
+
+    got = pd.read_csv(tmp_path / "c.csv")
+    two = [sim.load_scenario(files[k]) for k in ("base", "night")]
+    two = [s.model_copy(update={"run": s.run.model_copy(update={"horizon_days": 2.0})})
+           for s in two]
+    want = compare(two[0], two[1], replications=2, jobs=1)
+    # the CSV holds 6 significant digits
+    assert got["difference"].tolist() == pytest.approx(want["difference"].tolist(), abs=1e-5)
+    assert not want["difference"].equals(
+        compare(*(sim.load_scenario(files[k]) for k in ("base", "night")), replications=2,
+                jobs=1)["difference"])  # the horizon mattered
+    for command in (["sweep", files["base"], "--vary", "staff.tech.day=1,2", "-o",
+                     tmp_path / "s"],
+                    ["optimize", files["base"], "--target", "onsite=0.8", "--levers",
+                     "staff.tech.day=1..2"],
+                    ["compare", files["base"], files["night"]],
+                    ["allocate", files["base"], "--add", "1", "-o", tmp_path / "a"],
+                    ["roster", files["base"], "--pool", "tech", "--target", "onsite=0.8",
+                     "-o", tmp_path / "r"]):
+        code, _, err = _cli(capsys, *command, "--set", "staff.nope.day=1")
+        lines = err.strip().splitlines()
+        assert code == 2 and lines == [lines[0]] and "--set" in lines[0], (command, err)
+        assert "no entry named 'nope'" in lines[0]

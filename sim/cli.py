@@ -27,6 +27,7 @@ from sim.cli_common import (
     EXIT_INTERRUPTED,
     EXIT_USAGE,
     Dask,
+    Settings,
     bar,
     err,
     fail,
@@ -35,7 +36,6 @@ from sim.cli_common import (
     output_folder,
     say,
     show_warning,
-    with_settings,
     writing,
 )
 from sim.cli_decide import register as register_decide
@@ -123,12 +123,10 @@ def run(
     from_replication: Annotated[int, typer.Option(
         "--from-replication", min=0, help="with --from-run: the replication of that run "
         "whose open requests are carried over")] = 0,
-    set_: Annotated[list[str] | None, typer.Option(
-        "--set", help="PATH=VALUE: change one scenario value for this run (repeatable), "
-        "e.g. staff.technicians.day=3 or run.horizon_days=7")] = None,
+    set_: Settings = None,
 ) -> None:
     """Run replications of a scenario and write the results to OUTDIR."""
-    sc = with_settings(_load(scenario), set_ or [])
+    sc = _load(scenario, set_)
     if from_run is not None:
         sc = _start_from(sc, from_run, from_replication)
     elif from_replication:

@@ -30,7 +30,7 @@ import simpy
 from simpy.core import StopSimulation
 from simpy.events import NORMAL, URGENT, Event
 
-__all__ = ["Call", "Environment", "call_at", "call_in", "feed"]
+__all__ = ["Call", "Environment", "call_at", "call_in"]
 
 
 class Call:
@@ -87,15 +87,6 @@ def call_at(env: simpy.Environment, at: float, fn: Callable[[Any], None],
     queue: list[Any] = env._queue
     heappush(queue, (at, NORMAL, next(env._eid), call))
     return call
-
-
-def feed(env: simpy.Environment, at: float, fn: Callable[[Any], None]) -> None:
-    """Call ``fn(None)`` at ``at`` as :func:`call_at` would, through the feed of a
-    :class:`Environment` (a plain SimPy environment gets a queued call)."""
-    if isinstance(env, Environment):
-        env.feed(at, fn)
-    else:
-        call_at(env, at, fn)
 
 
 class Environment(simpy.Environment):

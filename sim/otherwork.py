@@ -23,16 +23,13 @@ arrivals, handling times and every other pool's draws unchanged.
 from __future__ import annotations
 
 import math
-from heapq import heappush
-from typing import Any
 
 import numpy as np
 import simpy
 from numpy.typing import NDArray
-from simpy.events import NORMAL
 
 from sim.config import WEEKDAYS, Interruptions, StaffPool
-from sim.kernel import Call
+from sim.kernel import Call, call_at
 from sim.rng import Streams
 from sim.staff import Pool
 from sim.staffing import shift_step
@@ -171,11 +168,7 @@ class InterruptionStream:
     def _next(self) -> None:
         while self.k >= len(self.times):
             self._refill()
-        env = self.env
-        # call_at(env, t, self._arrive) written out: once per interruption
-        queue: list[Any] = env._queue
-        heappush(queue, (self.times[self.k], NORMAL, next(env._eid),
-                         Call(self._arrive, None)))
+        call_at(self.env, self.times[self.k], self._arrive)
 
     def _arrive(self, _ev: Call) -> None:
         k = self.k

@@ -25,7 +25,7 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
-from sim.sla import CLOCKS, outcomes, with_clock
+from sim.sla import CLOCKS, outcomes, stage_time, with_clock
 from sim.stages import FINISH, JOINT, OUTCOMES, STAGE_TABLE
 
 if TYPE_CHECKING:
@@ -591,7 +591,6 @@ class ExperimentResult:
         stage (nothing measured): an empty table with the same columns.
         """
         req = self.measured
-        created = req["created_min"].to_numpy(dtype=float)
         # "finish" is the routine requests' target; complex ones close days after a plan
         routine = ~req["complex"].to_numpy(dtype=bool)
         group = req[by] if by else pd.Series("all", index=req.index)
@@ -600,9 +599,9 @@ class ExperimentResult:
         rep = req["replication"].to_numpy()
         qs = np.asarray(q, dtype=float)
         frames = []
-        for st in STAGE_TABLE:  # minutes from arrival, as stage_times gives them
+        for st in STAGE_TABLE:
             stage = st.name
-            t = req[st.column].to_numpy(dtype=float) - created
+            t = stage_time(req, st)
             keep = ~np.isnan(t) & (gcodes >= 0)
             if stage == FINISH.name:
                 keep &= routine

@@ -43,8 +43,8 @@ from sim.timeaxis import EPS, Calendar
 
 __all__ = [
     "CLOCKS", "EPS", "OUTCOME_STAGES", "STAGES", "STAGE_COLUMNS", "Calendar", "applicable",
-    "clock_start", "deadlines", "outcomes", "plan_track", "stage_target", "stage_times",
-    "with_clock",
+    "clock_start", "deadlines", "outcomes", "plan_track", "stage_target", "stage_time",
+    "stage_times", "with_clock",
 ]
 
 CLOCKS: tuple[str, ...] = ("community", "resident")
@@ -224,9 +224,14 @@ def outcomes(requests: pd.DataFrame, rule: SlaRule, scenario: Scenario) -> pd.Da
     return pd.DataFrame(out, index=requests.index, copy=False)  # the arrays are new
 
 
+def stage_time(requests: pd.DataFrame, stage: Stage) -> NDArray[np.float64]:
+    """Wall-clock minutes from ``created_min`` to ``stage`` (NaN where not reached)."""
+    reached: NDArray[np.float64] = requests[stage.column].to_numpy(dtype=float)
+    created: NDArray[np.float64] = requests["created_min"].to_numpy(dtype=float)
+    return reached - created
+
+
 def stage_times(requests: pd.DataFrame) -> pd.DataFrame:
-    """Wall-clock minutes from ``created_min`` to each stage (NaN where not reached)."""
-    created = requests["created_min"]
-    return pd.DataFrame(
-        {s.name: requests[s.column] - created for s in STAGE_TABLE}, index=requests.index
-    )
+    """:func:`stage_time` of every stage, one column each."""
+    return pd.DataFrame({s.name: stage_time(requests, s) for s in STAGE_TABLE},
+                        index=requests.index)

@@ -31,15 +31,13 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from heapq import heappop, heappush
-from typing import Any
 
 import numpy as np
 import simpy
 from numpy.typing import NDArray
-from simpy.events import NORMAL
 
 from sim.config import StaffPool
-from sim.kernel import Call
+from sim.kernel import Call, call_in
 from sim.staffing import Segment, weekly_cost, weekly_segments
 
 __all__ = ["Pool", "Running", "Segment", "Wait", "weekly_cost", "weekly_segments"]
@@ -432,30 +430,19 @@ class Pool:
             self.int_queue.append(duration)
 
     def _start_interruption(self, duration: float) -> None:
-        # self._other(1), self._relimit() and call_in written out: once per interruption
-        env = self.env
-        now = env._now
-        self.other += 1
-        self._olog.extend((now, self.other))
+        self._other(1)
         self.int_running += 1
-        self.limit -= 1  # one more running interruption: what _relimit gives
-        if duration < 0:
-            raise ValueError(f"negative delay {duration}")
-        ev = Call(self._interruption_done, None)
-        queue: list[Any] = env._queue
-        heappush(queue, (now + duration, NORMAL, next(env._eid), ev))
-        self.ints[ev] = now + duration
+        self._relimit()
+        ev = call_in(self.env, duration, self._interruption_done)
+        self.ints[ev] = self.env._now + duration
 
     def _interruption_done(self, ev: Call) -> None:
         if self.ints.pop(ev, None) is None:  # set aside for an urgent request
             return
-        self.other -= 1
-        self._olog.extend((self.env._now, self.other))
+        self._other(-1)
         self.int_running -= 1
-        self.limit += 1  # one fewer running interruption: what _relimit gives
-        if (self.queue or self.int_queue or self._drops
-                or (self.block_in < self.block_want and self.block_in < self.capacity)):
-            self._free()  # otherwise it would find nothing to do
+        self._relimit()
+        self._free()
 
     def pause_interruption(self) -> bool:
         """Free a person for an urgent request by setting aside the latest started

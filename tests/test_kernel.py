@@ -10,7 +10,7 @@ import pytest
 import simpy
 from simpy.events import URGENT, Event, Timeout
 
-from sim.kernel import Call, Environment, call_at, call_in, feed
+from sim.kernel import Call, Environment, call_at, call_in
 
 
 def _mixed(env: simpy.Environment) -> list[tuple[float, str]]:
@@ -81,7 +81,7 @@ def _chain_with_ties(env: simpy.Environment, use_feed: bool) -> list[tuple[float
             if i + 1 < len(times):
                 nxt = link(i + 1)
                 if use_feed:
-                    feed(env, times[i + 1], nxt)
+                    env.feed(times[i + 1], nxt)
                 else:
                     call_at(env, times[i + 1], nxt)
             if i == 2:  # an urgent event at the next link's moment runs first
@@ -94,7 +94,7 @@ def _chain_with_ties(env: simpy.Environment, use_feed: bool) -> list[tuple[float
     call_in(env, 2.0, lambda ev: log.append((env.now, "call queued first")))
     Timeout(env, 3.0).callbacks.append(lambda ev: log.append((env.now, "timeout")))
     if use_feed:
-        feed(env, times[0], link(0))
+        env.feed(times[0], link(0))
     else:
         call_at(env, times[0], link(0))
     call_in(env, 1.0, lambda ev: log.append((env.now, "call queued after link 0")))
